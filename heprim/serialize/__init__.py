@@ -1,0 +1,104 @@
+"""Serialization at the edge of heprim: versioned JSON envelopes, and python-paillier interop.
+
+::
+
+    from heprim import serialize
+
+    text = serialize.dumps(public_key)                     # keys, ciphertexts, vectors, packing
+    key = serialize.loads(text)
+    vec = serialize.loads(vec_text, public_key=key)        # ciphertexts need their key
+    sk_text = serialize.dumps(private_key, include_secret=True)
+
+Every document is ``{"heprim": "<type>", "version": 1, ...}`` (see
+:mod:`heprim.serialize.envelope` for the encodings and :mod:`heprim.serialize.paillier` for the
+layouts). Loading validates everything and raises :class:`~heprim.errors.SerializationError`
+(malformed, tampered or inconsistent data) or :class:`~heprim.errors.KeyMismatchError` (data for
+another key); it never executes anything (no pickle). python-paillier's JWK keys and ciphertext
+JSON are in :mod:`heprim.serialize.phe_compat`.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar, overload
+
+from heprim.errors import ParameterError, SerializationError
+from heprim.paillier.keys import PrivateKey, PublicKey
+from heprim.serialize.envelope import Reader, parse_document, render_document
+from heprim.serialize.paillier import DUMPERS, LOADERS
+
+__all__ = ["dumps", "loads"]
+
+T = TypeVar("T")
+
+
+def dumps(obj: object, *, include_secret: bool = False) -> str:
+    """Serialize a Paillier key, ciphertext, encrypted vector, packed vector or packing encoder.
+
+    Args:
+        obj: a :class:`~heprim.paillier.PublicKey`, :class:`~heprim.paillier.PrivateKey`,
+            :class:`~heprim.paillier.EncryptedNumber`, ``EncryptedVector``, ``PackedVector`` or
+            ``PackedEncoder``.
+        include_secret: must be ``True`` to write a private key (its primes), so that secrets
+            never leave by accident.
+
+    Raises:
+        ParameterError: a private key without ``include_secret=True``, or an unsupported type.
+    """
+    if not isinstance(include_secret, bool):
+        raise ParameterError(f"include_secret must be True or False, got {include_secret!r}")
+    if isinstance(obj, PrivateKey) and not include_secret:
+        raise ParameterError(
+            "refusing to serialize a private key without include_secret=True; to share the key, "
+            "serialize its public part: dumps(private_key.public_key)"
+        )
+    for cls, kind, dump in DUMPERS:
+        if isinstance(obj, cls):
+            return render_document(kind, dump(obj))
+    raise ParameterError(f"heprim.serialize cannot serialize a {type(obj).__name__}")
+
+
+@overload
+def loads(
+    text: str | bytes, *, public_key: PublicKey | PrivateKey | None = ..., expect: None = ...
+) -> object: ...
+@overload
+def loads(
+    text: str | bytes, *, public_key: PublicKey | PrivateKey | None = ..., expect: type[T]
+) -> T: ...
+def loads(
+    text: str | bytes,
+    *,
+    public_key: PublicKey | PrivateKey | None = None,
+    expect: type[T] | None = None,
+) -> object:
+    """Load what :func:`dumps` wrote, checking every invariant.
+
+    Args:
+        text: the JSON text (``str`` or UTF-8 ``bytes``).
+        public_key: required for ciphertexts, vectors and packed data: their recorded key
+            fingerprint must match it. A private key stands for its public key.
+        expect: the type the caller wants; anything else raises :class:`SerializationError`
+            (and the return value is typed accordingly).
+
+    Raises:
+        SerializationError: malformed, truncated, tampered, unknown type or version, missing or
+            extra members, wrong JSON types, or values breaking the object's invariants.
+        KeyMismatchError: the data belongs to another public key.
+        ParameterError: a ciphertext was given without its ``public_key``.
+    """
+    if isinstance(public_key, PrivateKey):
+        public_key = public_key.public_key
+    if public_key is not None and not isinstance(public_key, PublicKey):
+        raise ParameterError(
+            f"public_key must be a heprim PublicKey or PrivateKey, got {type(public_key).__name__}"
+        )
+    doc = parse_document(text)
+    kind = doc["heprim"]
+    if not isinstance(kind, str) or kind not in LOADERS:
+        raise SerializationError(
+            f"unknown heprim document type {kind!r}; this version reads {', '.join(LOADERS)}"
+        )
+    obj = LOADERS[kind](Reader(doc, kind), public_key)
+    if expect is not None and not isinstance(obj, expect):
+        raise SerializationError(f"expected a {expect.__name__}, but the document holds a {kind}")
+    return obj
