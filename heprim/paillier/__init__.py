@@ -12,22 +12,28 @@ Layer 1 of heprim (see DESIGN.md). The recipe API::
 
 Underneath: ``raw_encrypt``/``raw_decrypt`` on integers modulo ``n`` (:mod:`.keys`), the encoding
 of signed and fixed-point numbers (:mod:`.encoding`), the fixed-base table behind DJN encryption
-(:mod:`.fixedbase`), and precomputed randomness (:mod:`.pool`).
+(:mod:`.fixedbase`), precomputed randomness (:mod:`.pool`), numpy vectors encrypted element-wise
+and in parallel (:mod:`.vector`), and BatchCrypt packing of many small integers per ciphertext
+(:mod:`.packing`).
 """
 
 from heprim.paillier.encoding import EncodedNumber
 from heprim.paillier.keys import PrivateKey, PublicKey, generate_keypair
 from heprim.paillier.number import EncryptedNumber
+from heprim.paillier.packing import PackedEncoder, PackedVector
 from heprim.paillier.pool import RandomnessPool
-
-# Vectors and packing (heprim.paillier.vector, heprim.paillier.packing): the lead adds the
-# exports of EncryptedVector, encrypt_vector, decrypt_vector, PackedEncoder and PackedVector here.
+from heprim.paillier.vector import EncryptedVector, decrypt_vector, encrypt_vector
 
 __all__ = [
     "EncodedNumber",
     "EncryptedNumber",
+    "EncryptedVector",
+    "PackedEncoder",
+    "PackedVector",
     "PrivateKey",
     "PublicKey",
     "RandomnessPool",
+    "decrypt_vector",
+    "encrypt_vector",
     "generate_keypair",
 ]

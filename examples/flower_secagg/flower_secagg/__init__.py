@@ -1,0 +1,1 @@
+"""Federated averaging with heprim's SecAgg+ inside Flower (see README.md)."""

@@ -1,0 +1,1 @@
+"""Drivers that move protocol messages: the in-process simulator (:mod:`heprim.net.simulate`)."""

@@ -1,0 +1,122 @@
+"""Cost accounting: bytes sent and received and compute time, per round, for one party.
+
+Every client and server state machine keeps a :class:`CostLedger`. ``handle`` charges its own
+running time (``time.perf_counter``, so single-threaded drivers measure pure compute) to the round
+it is processing, and charges each message's wire size to the round the message belongs to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from heprim.secagg.messages import Message, Round
+
+__all__ = ["CostLedger", "RoundCost", "format_cost_table", "summarise"]
+
+
+@dataclass
+class RoundCost:
+    """What one party spent in one round."""
+
+    seconds: float = 0.0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    messages_sent: int = 0
+    messages_received: int = 0
+
+    def __iadd__(self, other: RoundCost) -> RoundCost:
+        self.seconds += other.seconds
+        self.bytes_sent += other.bytes_sent
+        self.bytes_received += other.bytes_received
+        self.messages_sent += other.messages_sent
+        self.messages_received += other.messages_received
+        return self
+
+
+@dataclass
+class CostLedger:
+    """Per-round costs of one party (a client or the server)."""
+
+    rounds: dict[Round, RoundCost] = field(default_factory=lambda: {r: RoundCost() for r in Round})
+
+    @contextmanager
+    def timing(self, round_: Round) -> Iterator[None]:
+        """Charge the time spent inside the ``with`` block to ``round_``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.rounds[round_].seconds += time.perf_counter() - start
+
+    def received(self, message: Message, round_: Round) -> None:
+        """Charge an incoming message."""
+        cost = self.rounds[message.ROUND if message.ROUND is not None else round_]
+        cost.bytes_received += message.nbytes
+        cost.messages_received += 1
+
+    def sent(self, messages: Iterable[Message], round_: Round) -> None:
+        """Charge outgoing messages."""
+        for message in messages:
+            cost = self.rounds[message.ROUND if message.ROUND is not None else round_]
+            cost.bytes_sent += message.nbytes
+            cost.messages_sent += 1
+
+    @property
+    def total(self) -> RoundCost:
+        """The sum over all rounds."""
+        out = RoundCost()
+        for cost in self.rounds.values():
+            out += cost
+        return out
+
+
+def summarise(ledgers: Iterable[CostLedger]) -> dict[Round, RoundCost]:
+    """Per-round totals over many parties (e.g. all clients)."""
+    out = {r: RoundCost() for r in Round}
+    for ledger in ledgers:
+        for r, cost in ledger.rounds.items():
+            out[r] += cost
+    return out
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def format_cost_table(server: CostLedger, clients: Mapping[int, CostLedger]) -> str:
+    """A plain-text table: server time and traffic, and the mean and max per client, by round."""
+    lines = [
+        f"{'round':<14}{'server s':>10}{'server sent':>13}{'server recv':>13}"
+        f"{'client s (mean/max)':>22}{'client sent (mean)':>20}"
+    ]
+    n = max(len(clients), 1)
+    for r in Round:
+        s = server.rounds[r]
+        per_client = [c.rounds[r] for c in clients.values()]
+        if not (s.messages_sent or s.messages_received or s.seconds > 0):
+            continue
+        mean_t = sum(c.seconds for c in per_client) / n
+        max_t = max((c.seconds for c in per_client), default=0.0)
+        mean_sent = sum(c.bytes_sent for c in per_client) / n
+        lines.append(
+            f"{r.name.lower():<14}{s.seconds:>10.3f}{_fmt_bytes(s.bytes_sent):>13}"
+            f"{_fmt_bytes(s.bytes_received):>13}{f'{mean_t:.4f}/{max_t:.4f}':>22}"
+            f"{_fmt_bytes(mean_sent):>20}"
+        )
+    st = server.total
+    totals = [c.total for c in clients.values()]
+    mean_t = sum(c.seconds for c in totals) / n
+    max_t = max((c.seconds for c in totals), default=0.0)
+    lines.append(
+        f"{'total':<14}{st.seconds:>10.3f}{_fmt_bytes(st.bytes_sent):>13}"
+        f"{_fmt_bytes(st.bytes_received):>13}{f'{mean_t:.4f}/{max_t:.4f}':>22}"
+        f"{_fmt_bytes(sum(c.bytes_sent for c in totals) / n):>20}"
+    )
+    return "\n".join(lines)
