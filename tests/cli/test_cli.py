@@ -381,11 +381,11 @@ def test_docs_front_page_example_runs(capsys: pytest.CaptureFixture[str]) -> Non
 def test_readme_commands_are_the_ones_ci_runs() -> None:
     readme = _readme()
     demo = (
-        'python -m venv .venv && . .venv/bin/activate && pip install ".[cli]" && '
+        'python3 -m venv .venv && . .venv/bin/activate && pip install ".[cli]" && '
         "python -m heprim demo"
     )
     tests = (
-        'python -m venv .venv && . .venv/bin/activate && pip install -e ".[test,peers]" && '
+        'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test,peers]" && '
         "python -m pytest"
     )
     commands = re.findall(r"```console\n(.*?)\n```", readme, flags=re.DOTALL)
