@@ -7,7 +7,9 @@ Subcommands:
 ``bench``
     a quick comparison of heprim's Paillier with the installed peers (python-paillier);
 ``keygen``
-    write a Paillier key pair to JSON files (the secret key only when asked).
+    write a Paillier key pair to JSON files (the secret key only when asked);
+``secagg simulate``
+    SecAgg / SecAgg+ clients and server in process, with dropouts, an exactness check and costs.
 
 :func:`main` takes the argument list and returns the exit code, so it is testable without a
 subprocess. Each subcommand lives in its own module with a ``register(subparsers)`` function that
@@ -28,13 +30,13 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from heprim import __version__
-from heprim.cli import bench, demo, keygen
+from heprim.cli import bench, demo, keygen, secagg
 from heprim.errors import HeprimError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: The modules that provide a subcommand, in the order ``--help`` lists them.
-SUBCOMMANDS = (demo, bench, keygen)
+SUBCOMMANDS = (demo, bench, keygen, secagg)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -12,12 +12,9 @@ the server then closes the round without them, as a network driver would on a de
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -25,14 +22,14 @@ import numpy.typing as npt
 from heprim.errors import ParameterError
 from heprim.math.prng import PRNG, KeyedPRNG, default_rng
 from heprim.secagg.client import SecAggClient
-from heprim.secagg.cost import CostLedger, format_cost_table
+from heprim.secagg.cost import CostLedger
 from heprim.secagg.crypto import SigningKey
 from heprim.secagg.encoding import Aggregate, VectorEncoding
-from heprim.secagg.graph import GraphParams, Profile, choose_graph
+from heprim.secagg.graph import GraphParams, Profile
 from heprim.secagg.messages import Message, Round, decode, encode
 from heprim.secagg.server import SecAggServer, SessionConfig
 
-__all__ = ["DropoutSchedule", "SimulationResult", "run_cli", "simulate"]
+__all__ = ["DropoutSchedule", "SimulationResult", "simulate"]
 
 Progress = Callable[[int, int], None]
 
@@ -224,146 +221,3 @@ def simulate(
         seconds=seconds,
         clients=clients,
     )
-
-
-# ---------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``python -m heprim secagg simulate`` (for the CLI to mount)."""
-    parser.add_argument("--clients", type=int, default=100, help="number of clients n")
-    parser.add_argument("--dim", type=int, default=100_000, help="values per client")
-    parser.add_argument(
-        "--dropout", type=float, default=0.1, help="fraction of clients that drop out"
-    )
-    parser.add_argument(
-        "--dropout-round",
-        choices=[r.name.lower() for r in Round],
-        default="unmask",
-        help="the round at which they drop (default: unmask, i.e. after their masked input)",
-    )
-    parser.add_argument(
-        "--corrupted", type=float, default=0.1, help="tolerated fraction of corrupted clients"
-    )
-    parser.add_argument(
-        "--profile",
-        choices=["semi-honest", "active"],
-        default="semi-honest",
-        help="threat model: semi-honest server, or active (signatures + consistency round)",
-    )
-    parser.add_argument(
-        "--graph",
-        choices=["auto", "complete"],
-        default="auto",
-        help="auto: SecAgg+ sparse graph when it meets the bounds; complete: SecAgg",
-    )
-    parser.add_argument("--degree", type=int, default=None, help="force the degree k")
-    parser.add_argument("--threshold", type=int, default=None, help="force the threshold t")
-    parser.add_argument("--bits", type=int, default=16, help="bits per input value (integers)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def _graph_from_args(args: argparse.Namespace, n: int) -> GraphParams | None:
-    common: dict[str, Any] = {
-        "corrupted_fraction": args.corrupted,
-        "dropout_rate": args.dropout,
-        "profile": args.profile,
-    }
-    if args.degree is None and args.threshold is None:
-        return None if args.graph == "auto" else choose_graph(n, sparse=False, **common)
-    if args.threshold is None:
-        raise ParameterError("--degree needs --threshold")
-    k = args.degree if args.degree is not None else n - 1
-    return choose_graph(n, k=k, t=args.threshold, **common)
-
-
-def run_cli(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None) -> int:
-    """``secagg simulate``: random integer inputs, a dropout schedule, exactness check, costs.
-
-    Returns the process exit code: 0 when the result equals the plaintext sum of the
-    survivors' inputs, 1 when the session aborted or (never expected) the sum is wrong.
-    """
-    if not isinstance(args, argparse.Namespace):
-        parser = argparse.ArgumentParser()
-        add_arguments(parser)
-        defaults = vars(parser.parse_args([]))
-        defaults.update(args)
-        args = argparse.Namespace(**defaults)
-    stream = out if out is not None else sys.stdout
-    n, dim = int(args.clients), int(args.dim)
-    if n < 2 or dim < 1:
-        raise ParameterError("--clients must be at least 2 and --dim at least 1")
-    rng: PRNG = KeyedPRNG.from_int(args.seed) if args.seed is not None else default_rng(None)
-    data_seed = rng.random_bytes(32)
-    ids = list(range(1, n + 1))
-    high = (1 << int(args.bits)) - 1
-    encoding = VectorEncoding.integers(0, high)
-
-    def make_input(u: int) -> Callable[[], npt.NDArray[np.int64]]:
-        def produce() -> npt.NDArray[np.int64]:
-            words = KeyedPRNG(data_seed).derive(f"input-{u}").random_bytes(8 * dim)
-            return (np.frombuffer(words, dtype="<u8") % np.uint64(high + 1)).astype(np.int64)
-
-        return produce
-
-    inputs = {u: make_input(u) for u in ids}
-    schedule = DropoutSchedule.random(
-        ids, float(args.dropout), Round[args.dropout_round.upper()], rng
-    )
-    bar: Any = None
-    progress: Progress | None = None
-    if not args.no_progress:
-        try:
-            from tqdm import tqdm
-        except ImportError:  # pragma: no cover - tqdm is in the cli extra
-            tqdm = None
-        if tqdm is not None:
-            bar = tqdm(total=0, unit="msg", desc="secagg", file=sys.stderr)
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
-    result = simulate(
-        inputs,
-        encoding,
-        dim=dim,
-        graph=_graph_from_args(args, n),
-        profile=args.profile,
-        corrupted_fraction=float(args.corrupted),
-        dropout_rate=float(args.dropout),
-        dropouts=schedule,
-        rng=rng,
-        progress=progress,
-    )
-    if bar is not None:
-        bar.close()
-    g = result.config.graph
-    kind = "SecAgg (complete graph)" if g.complete else "SecAgg+ (Harary graph)"
-    stream.write(
-        f"{kind}: n={g.n} k={g.k} t={g.t} profile={g.profile} modulus=2^{result.config.width} "
-        f"(privacy 2^-{g.security_bits:.1f}, correctness 2^-{g.correctness_bits:.1f})\n"
-    )
-    stream.write(
-        f"dropped: {sorted(schedule.dropped_by(Round.UNMASK))[:10]}"
-        f"{' ...' if len(schedule.dropped_by(Round.UNMASK)) > 10 else ''} "
-        f"({len(schedule.dropped_by(Round.UNMASK))} at round {args.dropout_round})\n"
-    )
-    stream.write(format_cost_table(result.server_cost, result.client_costs) + "\n")
-    stream.write(
-        f"compute: server {result.server_cost.total.seconds:.2f} s, clients "
-        f"{sum(c.total.seconds for c in result.client_costs.values()):.2f} s in total; "
-        f"wall {result.seconds:.2f} s\n"
-    )
-    if result.aggregate is None:
-        stream.write(f"ABORTED: {result.abort_reason}\n")
-        return 1
-    expected = np.zeros(dim, dtype=np.int64)
-    for u in sorted(result.survivors):
-        expected += inputs[u]()
-    exact = bool(np.array_equal(np.asarray(result.aggregate.sum, dtype=np.int64), expected))
-    stream.write(
-        f"sum of {len(result.survivors)} survivors: {'EXACT' if exact else 'MISMATCH'} "
-        "(checked against the plaintext sum)\n"
-    )
-    return 0 if exact else 1

@@ -1,15 +1,13 @@
-"""The in-process simulator: dropout schedules, cost accounting, the CLI entry point."""
+"""The in-process simulator: dropout schedules and cost accounting."""
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
 
-from heprim.errors import InsecureParametersWarning, ParameterError
+from heprim.errors import ParameterError
 from heprim.math.prng import KeyedPRNG
-from heprim.net.simulate import DropoutSchedule, run_cli, simulate
+from heprim.net.simulate import DropoutSchedule, simulate
 from heprim.secagg.encoding import VectorEncoding
 from heprim.secagg.graph import choose_graph
 from heprim.secagg.messages import HEADER_BYTES, Round
@@ -58,77 +56,6 @@ def test_costs_balance_and_upload_is_the_packed_vector() -> None:
 def test_input_callables_need_a_dimension() -> None:
     with pytest.raises(ParameterError, match="dim="):
         simulate({1: lambda: [1], 2: lambda: [2], 3: lambda: [3]}, VectorEncoding.integers(0, 9))
-
-
-def test_cli_reports_an_exact_sum() -> None:
-    out = io.StringIO()
-    code = run_cli(
-        {
-            "clients": 20,
-            "dim": 300,
-            "dropout": 0.1,
-            "dropout_round": "masked_input",
-            "seed": 7,
-            "no_progress": True,
-        },
-        out=out,
-    )
-    text = out.getvalue()
-    assert code == 0, text
-    assert "EXACT" in text and "SecAgg" in text and "unmask" in text
-
-
-def test_cli_complete_graph_and_active_profile() -> None:
-    out = io.StringIO()
-    code = run_cli(
-        {
-            "clients": 8,
-            "dim": 10,
-            "dropout": 0.0,
-            "graph": "complete",
-            "profile": "active",
-            "corrupted": 0.0,
-            "seed": 1,
-            "no_progress": True,
-        },
-        out=out,
-    )
-    assert code == 0, out.getvalue()
-    assert "complete graph" in out.getvalue() and "consistency" in out.getvalue()
-
-
-def test_cli_reports_an_abort() -> None:
-    out = io.StringIO()
-    with pytest.warns(InsecureParametersWarning, match="below"):
-        code = run_cli(
-            {
-                "clients": 10,
-                "dim": 5,
-                "dropout": 0.5,
-                "dropout_round": "advertise_keys",
-                "degree": 6,
-                "threshold": 6,
-                "seed": 2,
-                "no_progress": True,
-            },
-            out=out,
-        )
-    assert code == 1
-    assert "ABORTED" in out.getvalue()
-
-
-def test_cli_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("tqdm")
-    out = io.StringIO()
-    assert run_cli({"clients": 5, "dim": 3, "dropout": 0.0, "seed": 3}, out=out) == 0
-    assert "secagg" in capsys.readouterr().err
-
-
-def test_cli_validates_sizes() -> None:
-    with pytest.raises(ParameterError):
-        run_cli({"clients": 1, "dim": 3})
-    with pytest.raises(ParameterError, match="--threshold"):
-        run_cli({"clients": 5, "dim": 3, "degree": 2})
 
 
 def test_simulate_with_a_forced_graph_and_no_rng() -> None:
