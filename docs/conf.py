@@ -45,6 +45,7 @@ autoclass_content = "both"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+napoleon_use_ivar = True
 
 # Cross-references that cannot resolve (numpy, gmpy2 types in signatures) are not errors.
 nitpicky = False

@@ -3,21 +3,21 @@
 One class per message of Bonawitz et al. (2017, figure 4) with the SecAgg+ variations of Bell
 et al. (2020). The server is party 0; clients are numbered 1 .. 2^32 - 1.
 
-=======  ==========================  ========  ============================================
-round    message                     from      content
-=======  ==========================  ========  ============================================
-0        :class:`Setup`              server    session configuration, participant list
-0        :class:`AdvertiseKeys`      client    c_u^PK (masks), s_u^PK (channel), [signature]
-1        :class:`KeyBook`            server    the live neighbours' public keys
-1        :class:`EncryptedShares`    client    one AEAD ciphertext of shares per neighbour
-2        :class:`SharesDelivery`     server    the ciphertexts addressed to this client
-2        :class:`MaskedInput`        client    y_u, packed in the smallest unsigned width
-3        :class:`ConsistencyCheck`   server    U_3, the survivors (active profile only)
-3        :class:`ConsistencySignature` client  signature of U_3 (active profile only)
-4        :class:`UnmaskRequest`      server    survivors and dropped neighbours, [signatures]
-4        :class:`UnmaskShares`       client    b-shares of survivors, sk-shares of dropouts
-any      :class:`Abort`              server    the reason the session stopped
-=======  ==========================  ========  ============================================
+=======  ==============================  ========  ==============================================
+round    message                         from      content
+=======  ==============================  ========  ==============================================
+0        :class:`Setup`                  server    session configuration, participant list
+0        :class:`AdvertiseKeys`          client    c_u^PK (masks), s_u^PK (channel), [signature]
+1        :class:`KeyBook`                server    the live neighbours' public keys
+1        :class:`EncryptedShares`        client    one AEAD ciphertext of shares per neighbour
+2        :class:`SharesDelivery`         server    the ciphertexts addressed to this client
+2        :class:`MaskedInput`            client    y_u, packed in the smallest unsigned width
+3        :class:`ConsistencyCheck`       server    U_3, the survivors (active profile only)
+3        :class:`ConsistencySignature`   client    signature of U_3 (active profile only)
+4        :class:`UnmaskRequest`          server    survivors and dropped neighbours, [signatures]
+4        :class:`UnmaskShares`           client    b-shares of survivors, sk-shares of dropouts
+any      :class:`Abort`                  server    the reason the session stopped
+=======  ==============================  ========  ==============================================
 
 Wire format: a 29-byte header ``b"HSA" | version (1) | kind (1) | session id (16) | sender (4)
 | recipient (4)`` then the body, all integers big-endian except vector words (little-endian,
