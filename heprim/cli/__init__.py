@@ -9,7 +9,9 @@ Subcommands:
 ``keygen``
     write a Paillier key pair to JSON files (the secret key only when asked);
 ``secagg simulate``
-    SecAgg / SecAgg+ clients and server in process, with dropouts, an exactness check and costs.
+    SecAgg / SecAgg+ clients and server in process, with dropouts, an exactness check and costs;
+``pjc``
+    private intersection-sum of two CSV files, both parties here or one against a peer.
 
 :func:`main` takes the argument list and returns the exit code, so it is testable without a
 subprocess. Each subcommand lives in its own module with a ``register(subparsers)`` function that
@@ -30,13 +32,13 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from heprim import __version__
-from heprim.cli import bench, demo, keygen, secagg
+from heprim.cli import bench, demo, keygen, pjc, secagg
 from heprim.errors import HeprimError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: The modules that provide a subcommand, in the order ``--help`` lists them.
-SUBCOMMANDS = (demo, bench, keygen, secagg)
+SUBCOMMANDS = (demo, bench, keygen, secagg, pjc)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

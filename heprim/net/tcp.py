@@ -271,7 +271,7 @@ def run_endpoint(
 ) -> TransportReport:
     """Serve on (``listen=True``) or connect to ``address`` (``"host:port"``) and run the session.
 
-    The one entry point command lines need (``heprim.pjc.cli`` takes it as its peer runner).
+    The one entry point command lines need (``heprim.cli.pjc`` uses it as its peer runner).
     """
     host, port = parse_address(address)
     if listen:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from heprim.cli.pjc import run_cli
 from heprim.errors import InsecureParametersWarning, ParameterError, ProtocolError
 from heprim.math.prng import KeyedPRNG
 from heprim.net.tcp import (
@@ -30,7 +31,6 @@ from heprim.net.tcp import (
 )
 from heprim.paillier.keys import PrivateKey
 from heprim.pjc import IdentifierParty, PJCResult, Stage, ValueParty, WireEndpoint
-from heprim.pjc.cli import run_cli
 from heprim.pjc.messages import Abort, decode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,7 +310,7 @@ PEER_SCRIPT = """
 import sys, warnings
 from heprim.errors import InsecureParametersWarning
 from heprim.net.tcp import run_endpoint
-from heprim.pjc.cli import run_cli
+from heprim.cli.pjc import run_cli
 warnings.simplefilter("ignore", InsecureParametersWarning)
 options = dict(right=sys.argv[1], listen="127.0.0.1:0", key_bits=1024, insecure_test_key=True,
                timeout=60.0)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from heprim.cli.pjc import add_arguments, run_cli
 from heprim.errors import ParameterError, ProtocolError
-from heprim.pjc.cli import add_arguments, run_cli
 from heprim.pjc.csvio import CSVError
 
 LEFT = "email\nann@x.org\nbob@x.org\nbob@x.org\ncy@x.org\n"
@@ -110,7 +110,6 @@ def test_min_intersection_refusal_exits_1(files) -> None:
         ({"left": "x", "right": "y", "min_intersection": -1}, "non-negative"),
         ({"left": "x", "right": "y", "workers": 0}, "at least 1"),
         ({"left": "x", "right": "y", "colour": "red"}, "unknown pjc options: colour"),
-        ({"left": "x.csv", "listen": "127.0.0.1:0"}, "network driver"),
     ],
 )
 def test_bad_options(options: dict, match: str) -> None:
@@ -148,3 +147,14 @@ def test_peer_runner_is_called_with_the_endpoint(files) -> None:
     with pytest.raises(ProtocolError, match="no peer"):
         run({"left": left, "listen": "127.0.0.1:0", "timeout": 5.0}, peer_runner=fake_runner)
     assert calls == [("127.0.0.1:0", True, 5.0)]
+
+
+def test_through_the_main_command_line(files) -> None:
+    from heprim.cli import main
+
+    left, right = files
+    out = io.StringIO()
+    argv = ["pjc", "--left", left, "--right", right, "--key-bits", "1024", "--insecure-test-key"]
+    assert main(argv, out=out) == 0
+    assert "intersection size: 2\n" in out.getvalue()
+    assert main(["pjc", "--left", left], out=out) == 2  # one file without a peer: usage error

@@ -15,9 +15,8 @@ party's time and bytes per round. CSV rules are those of :mod:`heprim.pjc.csvio`
 (a missing column, a non-numeric value, a repeated identifier) is refused with the file, line and
 column.
 
-This module exposes :func:`add_arguments` and :func:`run_cli` for the ``heprim`` command line.
-The two-process mode needs a network driver, which lives above this package (``heprim.pjc`` may
-not import ``heprim.net``): the command line passes ``peer_runner=heprim.net.tcp.run_endpoint``.
+The two-process mode moves the protocol's messages with :func:`heprim.net.tcp.run_endpoint`
+(another runner can be injected, e.g. by tests).
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from typing import Any, Protocol, TextIO
 import numpy as np
 
 from heprim.errors import InsecureParametersWarning, ParameterError
+from heprim.net.tcp import run_endpoint
 from heprim.paillier.keys import DEFAULT_N_BITS, MIN_SECURE_N_BITS, PublicKey
 from heprim.pjc.cost import CostLedger, format_bytes, format_costs
 from heprim.pjc.csvio import read_identifiers, read_values
@@ -40,7 +40,7 @@ from heprim.pjc.driver import WireEndpoint, run_in_process
 from heprim.pjc.group import DEFAULT_GROUP, GROUPS
 from heprim.pjc.party import IdentifierParty, PJCResult, ValueParty
 
-__all__ = ["PeerRunner", "add_arguments", "check_args", "run_cli"]
+__all__ = ["PeerRunner", "add_arguments", "check_args", "register", "run_cli"]
 
 
 class _Report(Protocol):
@@ -61,6 +61,24 @@ class PeerRunner(Protocol):
         ready: Callable[[str, int], None] | None = ...,
         timeout: float | None = ...,
     ) -> _Report: ...
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``pjc`` subcommand."""
+    parser = subparsers.add_parser(
+        "pjc",
+        help="private intersection-sum of two CSV files (locally or against a peer)",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=run_cli, check=_check, parser=parser)
+
+
+def _check(args: argparse.Namespace) -> None:
+    try:
+        check_args(args)
+    except ParameterError as error:
+        args.parser.error(str(error))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -311,7 +329,7 @@ def run_cli(
             warnings.simplefilter("ignore", InsecureParametersWarning)
         if mode is None:
             return _run_local(args, stream)
-        return _run_peer(args, stream, mode, peer_runner)
+        return _run_peer(args, stream, mode, peer_runner or run_endpoint)
 
 
 def _run_local(args: argparse.Namespace, out: TextIO) -> int:
@@ -335,12 +353,7 @@ def _run_local(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if run.abort_reason is None else 1
 
 
-def _run_peer(args: argparse.Namespace, out: TextIO, mode: str, runner: PeerRunner | None) -> int:
-    if runner is None:
-        raise ParameterError(
-            "running against a peer needs the network driver: use `heprim pjc` (the command "
-            "line passes heprim.net.tcp.run_endpoint), or pass peer_runner="
-        )
+def _run_peer(args: argparse.Namespace, out: TextIO, mode: str, runner: PeerRunner) -> int:
     party: IdentifierParty | ValueParty
     labels: tuple[str, ...] = ()
     if args.left:
