@@ -53,3 +53,4 @@ nitpicky = False
 # --- HTML
 html_theme = "furo"
 html_title = f"heprim {release}"
+suppress_warnings = ["ref.python"]  # type names that exist in several modules (Message) stay unlinked
