@@ -1,13 +1,27 @@
-"""``python -m heprim secagg simulate``: SecAgg / SecAgg+ in process, with a cost table.
+"""``python -m heprim secagg simulate``: a secure-aggregation protocol in process, with costs.
 
-Random integer inputs, a dropout schedule, the protocol run by :func:`heprim.net.simulate.simulate`,
-and an exactness check of the result against the plaintext sum of the surviving clients.
+Random integer inputs, a dropout schedule, the protocol chosen with ``--protocol``:
+
+``secagg``
+    Bonawitz et al. 2017 over the complete graph (:func:`heprim.net.simulate.simulate`);
+``secagg+``
+    Bell et al. 2020 over a sparse Harary graph when it meets the bounds (the default);
+``paillier``
+    packed threshold Paillier (:mod:`heprim.secagg.he_paillier`, run by
+    :func:`heprim.net.simulate.simulate_he`): a dealer makes a ``--threshold``-of-
+    ``--decryptors`` key for a committee of decryptors (party ids ``n + 1`` on), clients
+    encrypt, the server adds, the committee decrypts;
+
+then an exactness check of the result against the plaintext sum of the surviving clients, and
+one cost table whatever the protocol, so that protocols compare by measured cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
@@ -15,28 +29,40 @@ import numpy as np
 import numpy.typing as npt
 
 from heprim.cli.progress import Reporter
-from heprim.errors import ParameterError
+from heprim.errors import InsecureParametersWarning, ParameterError
 from heprim.math.prng import PRNG, KeyedPRNG, default_rng
-from heprim.net.simulate import DropoutSchedule, simulate
+from heprim.net.simulate import DropoutSchedule, HESimulationResult, SimulationResult, simulate
 from heprim.secagg.cost import format_cost_table
 from heprim.secagg.encoding import VectorEncoding
 from heprim.secagg.graph import GraphParams, choose_graph
 from heprim.secagg.messages import Round
 
-__all__ = ["add_arguments", "register", "run"]
+__all__ = ["PROTOCOLS", "add_arguments", "register", "run"]
+
+#: The protocols ``--protocol`` accepts (``bfv`` joins when multiparty BFV lands).
+PROTOCOLS = ("secagg", "secagg+", "paillier")
+DEFAULT_KEY_BITS = 2048
 
 
 def register(subparsers: Any) -> None:
     """Add the ``secagg`` command and its ``simulate`` subcommand."""
     parser = subparsers.add_parser(
         "secagg",
-        help="secure aggregation (SecAgg / SecAgg+) tools",
-        description="Secure aggregation: Bonawitz et al. 2017 (SecAgg), Bell et al. 2020 (SecAgg+)",
+        help="secure aggregation (SecAgg / SecAgg+ / threshold Paillier) tools",
+        description=(
+            "Secure aggregation: Bonawitz et al. 2017 (SecAgg), Bell et al. 2020 (SecAgg+), "
+            "packed threshold Paillier (Damgard-Jurik 2001 + BatchCrypt 2020)"
+        ),
     )
     commands = parser.add_subparsers(dest="secagg_command", metavar="SUBCOMMAND", required=True)
     simulate_parser = commands.add_parser(
         "simulate",
         help="run clients and server in process with dropouts; check the sum; print costs",
+        description=(
+            "Run one aggregation session in process with the chosen protocol, random 'bits'-bit "
+            "inputs and dropouts; check the sum against the plaintext sum of the survivors and "
+            "print the cost table (the same columns for every protocol)."
+        ),
     )
     add_arguments(simulate_parser)
     simulate_parser.set_defaults(run=run, check=_check, parser=simulate_parser)
@@ -47,10 +73,27 @@ def _check(args: argparse.Namespace) -> None:
         args.parser.error("--clients must be at least 2 and --dim at least 1")
     if not 0.0 <= args.dropout < 1.0:
         args.parser.error("--dropout must be in [0, 1)")
+    if args.protocol == "paillier":
+        if args.decryptors < 1:
+            args.parser.error("--decryptors must be at least 1")
+        if args.decryptor_dropout < 0 or args.decryptor_dropout >= args.decryptors:
+            args.parser.error("--decryptor-dropout must be in [0, --decryptors)")
+        if args.key_bits < 2048 and not args.insecure_test_key:
+            args.parser.error(
+                f"--key-bits {args.key_bits} is below 2048 and therefore insecure; use 2048 or "
+                "more (or --insecure-test-key for a throwaway test key)"
+            )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m heprim secagg simulate`` (for the CLI to mount)."""
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="secagg+",
+        help="secagg (complete graph), secagg+ (sparse graph; default), paillier (packed "
+        "threshold Paillier)",
+    )
     parser.add_argument("--clients", type=int, default=100, help="number of clients n")
     parser.add_argument("--dim", type=int, default=100_000, help="values per client")
     parser.add_argument(
@@ -78,7 +121,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: SecAgg+ sparse graph when it meets the bounds; complete: SecAgg",
     )
     parser.add_argument("--degree", type=int, default=None, help="force the degree k")
-    parser.add_argument("--threshold", type=int, default=None, help="force the threshold t")
+    parser.add_argument(
+        "--threshold",
+        type=int,
+        default=None,
+        help="force the threshold t (paillier: decryption shares needed; default a majority)",
+    )
+    parser.add_argument(
+        "--decryptors", type=int, default=5, help="paillier: key holders l (default 5)"
+    )
+    parser.add_argument(
+        "--decryptor-dropout",
+        type=int,
+        default=0,
+        help="paillier: how many decryptors stay silent in the decryption round",
+    )
+    parser.add_argument(
+        "--key-bits",
+        type=int,
+        default=DEFAULT_KEY_BITS,
+        help=f"paillier: modulus size (default {DEFAULT_KEY_BITS})",
+    )
+    parser.add_argument(
+        "--no-proofs", action="store_true", help="paillier: no proofs of correct decryption"
+    )
+    parser.add_argument(
+        "--insecure-test-key",
+        action="store_true",
+        help="paillier: allow --key-bits below 2048 (tests only)",
+    )
     parser.add_argument("--bits", type=int, default=16, help="bits per input value (integers)")
     parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -114,6 +185,8 @@ def run(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None)
     n, dim = int(args.clients), int(args.dim)
     if n < 2 or dim < 1:
         raise ParameterError("--clients must be at least 2 and --dim at least 1")
+    if args.protocol not in PROTOCOLS:
+        raise ParameterError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
     rng: PRNG = KeyedPRNG.from_int(args.seed) if args.seed is not None else default_rng(None)
     data_seed = rng.random_bytes(32)
     ids = list(range(1, n + 1))
@@ -128,37 +201,15 @@ def run(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None)
         return produce
 
     inputs = {u: make_input(u) for u in ids}
-    schedule = DropoutSchedule.random(
-        ids, float(args.dropout), Round[args.dropout_round.upper()], rng
-    )
     reporter = Reporter(stream, bars=None if not args.no_progress else False)
-    with reporter.progress("secagg messages") as progress:
-        result = simulate(
-            inputs,
-            encoding,
-            dim=dim,
-            graph=_graph_from_args(args, n),
-            profile=args.profile,
-            corrupted_fraction=float(args.corrupted),
-            dropout_rate=float(args.dropout),
-            dropouts=schedule,
-            rng=rng,
-            progress=None if args.no_progress else progress,
-        )
-    g = result.config.graph
-    kind = "SecAgg (complete graph)" if g.complete else "SecAgg+ (Harary graph)"
-    stream.write(
-        f"{kind}: n={g.n} k={g.k} t={g.t} profile={g.profile} modulus=2^{result.config.width} "
-        f"(privacy 2^-{g.security_bits:.1f}, correctness 2^-{g.correctness_bits:.1f})\n"
-    )
-    stream.write(
-        f"dropped: {sorted(schedule.dropped_by(Round.UNMASK))[:10]}"
-        f"{' ...' if len(schedule.dropped_by(Round.UNMASK)) > 10 else ''} "
-        f"({len(schedule.dropped_by(Round.UNMASK))} at round {args.dropout_round})\n"
-    )
+    result: SimulationResult | HESimulationResult
+    if args.protocol == "paillier":
+        result = _run_paillier(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
+    else:
+        result = _run_secagg(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
     stream.write(format_cost_table(result.server_cost, result.client_costs) + "\n")
     stream.write(
-        f"compute: server {result.server_cost.total.seconds:.2f} s, clients "
+        f"compute: server {result.server_cost.total.seconds:.2f} s, parties "
         f"{sum(c.total.seconds for c in result.client_costs.values()):.2f} s in total; "
         f"wall {result.seconds:.2f} s\n"
     )
@@ -174,3 +225,115 @@ def run(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None)
         "(checked against the plaintext sum)\n"
     )
     return 0 if exact else 1
+
+
+Inputs = Mapping[int, Callable[[], npt.NDArray[np.int64]]]
+
+
+def _run_secagg(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    encoding: VectorEncoding,
+    *,
+    dim: int,
+    rng: PRNG,
+    reporter: Reporter,
+) -> SimulationResult:
+    n = len(inputs)
+    schedule = DropoutSchedule.random(
+        list(inputs), float(args.dropout), Round[args.dropout_round.upper()], rng
+    )
+    if args.protocol == "secagg":
+        args.graph = "complete"
+    with reporter.progress("secagg messages") as progress:
+        result = simulate(
+            inputs,
+            encoding,
+            dim=dim,
+            graph=_graph_from_args(args, n),
+            profile=args.profile,
+            corrupted_fraction=float(args.corrupted),
+            dropout_rate=float(args.dropout),
+            dropouts=schedule,
+            rng=rng,
+            progress=None if args.no_progress else progress,
+        )
+    g = result.config.graph
+    kind = "SecAgg (complete graph)" if g.complete else "SecAgg+ (Harary graph)"
+    reporter.line(
+        f"{kind}: n={g.n} k={g.k} t={g.t} profile={g.profile} modulus=2^{result.config.width} "
+        f"(privacy 2^-{g.security_bits:.1f}, correctness 2^-{g.correctness_bits:.1f})"
+    )
+    dropped = schedule.dropped_by(Round.UNMASK)
+    reporter.line(
+        f"dropped: {sorted(dropped)[:10]}{' ...' if len(dropped) > 10 else ''} "
+        f"({len(dropped)} at round {args.dropout_round})"
+    )
+    return result
+
+
+def _run_paillier(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    encoding: VectorEncoding,
+    *,
+    dim: int,
+    rng: PRNG,
+    reporter: Reporter,
+) -> HESimulationResult:
+    from heprim.net.simulate import simulate_he
+    from heprim.secagg.he_messages import HERound
+    from heprim.secagg.he_paillier import PaillierDeployment, packing_layout
+
+    n = len(inputs)
+    l_parties = int(args.decryptors)
+    t = int(args.threshold) if args.threshold is not None else l_parties // 2 + 1
+    committee = list(range(n + 1, n + 1 + l_parties))
+    insecure = int(args.key_bits) < 2048
+    start = time.perf_counter()
+    with warnings.catch_warnings(), reporter.progress("dealer key generation") as progress:
+        if insecure:
+            warnings.simplefilter("ignore", InsecureParametersWarning)
+        deployment = PaillierDeployment.generate(
+            committee,
+            t,
+            n_bits=int(args.key_bits),
+            rng=rng,
+            allow_insecure=insecure,
+            progress=None if args.no_progress else progress,
+            proofs=not args.no_proofs,
+        )
+    dealt = time.perf_counter() - start
+    dropped = DropoutSchedule.random(list(inputs), float(args.dropout), HERound.INPUT, rng)
+    silent = DropoutSchedule.random(
+        committee, int(args.decryptor_dropout) / l_parties, HERound.DECRYPT, rng
+    )
+    schedule = DropoutSchedule({**dropped.at, **silent.at})
+    with reporter.progress("paillier messages") as progress:
+        result = simulate_he(
+            inputs,
+            encoding,
+            deployment,
+            dim=dim,
+            dropouts=schedule,
+            rng=rng,
+            progress=None if args.no_progress else progress,
+        )
+    layout = packing_layout(deployment.public.public_key, encoding, n)
+    reporter.line(
+        f"packed threshold Paillier: n={n} decryptors l={l_parties} t={t} key={args.key_bits} "
+        f"bits (dealt in {dealt:.1f} s) proofs={'on' if not args.no_proofs else 'off'}; "
+        f"{layout.slots_per_ciphertext} slots of {layout.slot_width} bits per ciphertext, "
+        f"{layout.ciphertexts_for(encoding.length(dim))} ciphertexts per client"
+    )
+    lost = dropped.dropped_by(HERound.DECRYPT)
+    reporter.line(
+        f"dropped: {sorted(lost)[:10]}{' ...' if len(lost) > 10 else ''} ({len(lost)} clients "
+        f"before their input; decryptors silent: {sorted(silent.dropped_by(HERound.DECRYPT))})"
+    )
+    decrypt = [result.client_costs[d].rounds[HERound.DECRYPT].seconds for d in committee]
+    reporter.line(
+        f"decryption: {max(decrypt):.2f} s per decryptor (max), server combination "
+        f"{result.server_cost.rounds[HERound.DECRYPT].seconds:.2f} s"
+    )
+    return result

@@ -1,13 +1,16 @@
 """The in-process driver: one server and n clients in one Python process, with dropouts.
 
 The simulator moves messages and nothing else: the protocol lives in the sans-I/O
-:class:`~heprim.secagg.server.SecAggServer` and :class:`~heprim.secagg.client.SecAggClient`.
-Every message is serialised and parsed on the way (:func:`heprim.secagg.messages.encode` and
-``decode``), so the bytes counted are the bytes a network would carry and the codec is
-exercised end to end. A :class:`DropoutSchedule` says which clients go silent at which round;
-the server then closes the round without them, as a network driver would on a deadline.
+:class:`~heprim.secagg.server.SecAggServer` and :class:`~heprim.secagg.client.SecAggClient`
+(:func:`simulate`), or in the server and parties of an HE aggregation protocol
+(:func:`simulate_he`, for any :class:`~heprim.secagg.he_aggregation.HEDeployment`). Both run the
+same loop (:func:`drive`). Every message is serialised and parsed on the way
+(:func:`heprim.secagg.messages.encode` and ``decode``), so the bytes counted are the bytes a
+network would carry and the codec is exercised end to end. A :class:`DropoutSchedule` says which
+parties go silent at which round; the server then closes the round without them, as a network
+driver would on a deadline.
 
-:func:`run_cli` backs ``python -m heprim secagg simulate``.
+``python -m heprim secagg simulate`` (:mod:`heprim.cli.secagg`) runs either.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +31,19 @@ from heprim.secagg.cost import CostLedger
 from heprim.secagg.crypto import SigningKey
 from heprim.secagg.encoding import Aggregate, VectorEncoding
 from heprim.secagg.graph import GraphParams, Profile
+from heprim.secagg.he_aggregation import HEDeployment, HESessionConfig
+from heprim.secagg.he_messages import HERound
 from heprim.secagg.messages import Message, Round, decode, encode
 from heprim.secagg.server import SecAggServer, SessionConfig
 
-__all__ = ["DropoutSchedule", "SimulationResult", "simulate"]
+__all__ = [
+    "DropoutSchedule",
+    "HESimulationResult",
+    "SimulationResult",
+    "drive",
+    "simulate",
+    "simulate_he",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -38,13 +52,16 @@ Progress = Callable[[int, int], None]
 class DropoutSchedule:
     """Which clients go silent, and from which round on.
 
-    ``at[r]`` holds the clients that send nothing from round ``r`` on: round 0 means they
-    never advertise keys, round 1 that they drop before sharing keys, round 2 after sharing
-    keys (before their masked input), round 3 or 4 after their masked input (during the
-    consistency check or the unmasking).
+    ``at[r]`` holds the clients that send nothing from round ``r`` on. For SecAgg
+    (:class:`~heprim.secagg.messages.Round`) round 0 means they never advertise keys, round 1
+    that they drop before sharing keys, round 2 after sharing keys (before their masked input),
+    round 3 or 4 after their masked input (during the consistency check or the unmasking). For
+    the HE protocols (:class:`~heprim.secagg.he_messages.HERound`) ``INPUT`` means they never
+    send their ciphertexts (nor decrypt), ``DECRYPT`` that a decryptor is silent when asked for
+    its shares.
     """
 
-    at: Mapping[Round, frozenset[int]] = field(default_factory=dict)
+    at: Mapping[IntEnum, frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def none(cls) -> DropoutSchedule:
@@ -56,7 +73,7 @@ class DropoutSchedule:
         cls,
         participants: Sequence[int],
         rate: float,
-        round_: Round = Round.UNMASK,
+        round_: IntEnum = Round.UNMASK,
         rng: PRNG | None = None,
     ) -> DropoutSchedule:
         """Drop ``round(rate * n)`` uniformly chosen clients at ``round_``."""
@@ -68,9 +85,9 @@ class DropoutSchedule:
         for _ in range(round(rate * len(pool))):
             pick = pool.pop(rng.randbelow(len(pool)))
             chosen.add(pick)
-        return cls({Round(round_): frozenset(chosen)})
+        return cls({round_: frozenset(chosen)})
 
-    def dropped_by(self, round_: Round) -> frozenset[int]:
+    def dropped_by(self, round_: IntEnum) -> frozenset[int]:
         """The clients silent in ``round_`` (they dropped at that round or earlier)."""
         out: frozenset[int] = frozenset()
         for r, clients in self.at.items():
@@ -185,32 +202,15 @@ def simulate(
     schedule = dropouts or DropoutSchedule.none()
     server = SecAggServer(config)
     rounds = 5 if config.active else 4
-    total, done = rounds * len(ids), 0
-    start = time.perf_counter()
-    outbox: list[Message] = server.start()
-    while outbox:
-        next_box: list[Message] = []
-        for message in outbox:
-            wire = decode(encode(message))
-            round_ = message.ROUND
-            # A dropped client hears nothing more, not even an abort.
-            if message.recipient in schedule.dropped_by(
-                round_ if round_ is not None else Round.UNMASK
-            ):
-                continue
-            replies = clients[message.recipient].handle(wire)
-            done += 1
-            if progress is not None:
-                progress(min(done, total), total)
-            for reply in replies:
-                next_box.extend(server.handle(decode(encode(reply))))
-        if not next_box and server.collecting:
-            next_box = server.close_round()
-        outbox = next_box
-    seconds = time.perf_counter() - start
+    seconds = drive(
+        server,
+        clients,
+        schedule,
+        last_round=Round.UNMASK,
+        progress=progress,
+        total=rounds * len(ids),
+    )
     aggregate = None if server.abort_reason else server.result
-    if progress is not None:
-        progress(total, total)
     return SimulationResult(
         aggregate=aggregate,
         abort_reason=server.abort_reason,
@@ -220,4 +220,167 @@ def simulate(
         client_costs={u: c.cost for u, c in clients.items()},
         seconds=seconds,
         clients=clients,
+    )
+
+
+class _Server(Protocol):
+    """What :func:`drive` needs of a server: SecAgg's and every HE protocol's."""
+
+    @property
+    def collecting(self) -> bool: ...
+
+    def start(self) -> list[Message]: ...
+
+    def handle(self, message: Message) -> list[Message]: ...
+
+    def close_round(self) -> list[Message]: ...
+
+
+class _Party(Protocol):
+    def handle(self, message: Message) -> list[Message]: ...
+
+
+def drive(
+    server: _Server,
+    parties: Mapping[int, _Party],
+    schedule: DropoutSchedule,
+    *,
+    last_round: IntEnum,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> float:
+    """Move messages between ``server`` and ``parties`` until the session ends; wall seconds.
+
+    Every message is encoded and decoded on the way. A message for a party that the schedule
+    has silenced by the message's round (``last_round`` for round-less messages such as aborts)
+    is dropped, and a round whose parties have all answered or gone silent is closed, as a
+    network driver would at its deadline. ``progress(party messages handled, total)``.
+    """
+    done = 0
+    start = time.perf_counter()
+    outbox: list[Message] = server.start()
+    while outbox:
+        next_box: list[Message] = []
+        for message in outbox:
+            wire = decode(encode(message))
+            round_ = message.ROUND if message.ROUND is not None else last_round
+            # A dropped party hears nothing more, not even an abort.
+            if message.recipient in schedule.dropped_by(round_):
+                continue
+            replies = parties[message.recipient].handle(wire)
+            done += 1
+            if progress is not None:
+                progress(min(done, total), total)
+            for reply in replies:
+                next_box.extend(server.handle(decode(encode(reply))))
+        if not next_box and server.collecting:
+            next_box = server.close_round()
+        outbox = next_box
+    if progress is not None:
+        progress(total, total)
+    return time.perf_counter() - start
+
+
+@dataclass
+class HESimulationResult:
+    """What one simulated HE aggregation produced and cost (fields as :class:`SimulationResult`).
+
+    Attributes:
+        aggregate: the decoded sum, or ``None`` if the session aborted.
+        abort_reason: why it aborted, or ``None``.
+        survivors: the clients whose inputs are in the sum.
+        config: the session configuration.
+        protocol: the deployment's name (``"paillier"``, ...).
+        server_cost, client_costs: per-round time and traffic of the server and of every party
+            (clients and decryptors).
+        seconds: wall-clock time of the whole simulation.
+        rejected: decryptors whose shares the server rejected, with the reason.
+    """
+
+    aggregate: Aggregate | None
+    abort_reason: str | None
+    survivors: frozenset[int]
+    config: HESessionConfig
+    protocol: str
+    server_cost: CostLedger
+    client_costs: dict[int, CostLedger]
+    seconds: float
+    rejected: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def compute_seconds(self) -> float:
+        """Server plus all parties' protocol compute time (what a 1-core deployment would pay)."""
+        return self.server_cost.total.seconds + sum(
+            c.total.seconds for c in self.client_costs.values()
+        )
+
+
+def simulate_he(
+    inputs: Mapping[int, npt.ArrayLike | Callable[[], npt.ArrayLike]],
+    encoding: VectorEncoding,
+    deployment: HEDeployment,
+    *,
+    dim: int | None = None,
+    weights: Mapping[int, int] | None = None,
+    min_contributors: int = 2,
+    dropouts: DropoutSchedule | None = None,
+    rng: PRNG | None = None,
+    progress: Progress | None = None,
+) -> HESimulationResult:
+    """Run one HE aggregation session in process and return the result and its costs.
+
+    Args:
+        inputs: each client id's vector, or a callable producing it when it is needed.
+        encoding: the :class:`~heprim.secagg.encoding.VectorEncoding` of the session (the same
+            as for :func:`simulate`, so results and costs compare).
+        deployment: the protocol and its keys, e.g. a
+            :class:`~heprim.secagg.he_paillier.PaillierDeployment`; its decryptors may be
+            clients too (they are then one party with both roles) or extra parties.
+        dim: the vector length (required when every input is a callable).
+        weights: each client's weight (weighted encodings only).
+        min_contributors: the fewest inputs the decryptors will open a sum of.
+        dropouts: who goes silent when (:class:`~heprim.secagg.he_messages.HERound` keys).
+        rng: randomness for everything (a seeded KeyedPRNG makes it reproducible).
+        progress: called with (party messages handled, expected total).
+
+    The deployment's one-off work (``deployment.prepare()``, e.g. fixed-base tables) runs first,
+    outside the costs. An abort is reported in the result, not raised.
+    """
+    rng = default_rng(rng)
+    ids = sorted(inputs)
+    if dim is None:
+        sample = next((v for v in inputs.values() if not callable(v)), None)
+        if sample is None:
+            raise ParameterError("give dim= when every input is a callable")
+        dim = int(np.asarray(sample).shape[0])
+    config = HESessionConfig.create(
+        ids,
+        dim,
+        encoding,
+        decryptors=deployment.decryptors,
+        threshold=deployment.threshold,
+        min_contributors=min_contributors,
+        rng=rng,
+    )
+    deployment.prepare()
+    parties = {u: deployment.party(u, rng=_client_rng(rng, u)) for u in config.parties}
+    for u in ids:
+        parties[u].set_input(inputs[u], weight=None if weights is None else weights[u])
+    server = deployment.server(config)
+    schedule = dropouts or DropoutSchedule.none()
+    total = len(config.parties) + len(config.decryptors)
+    seconds = drive(
+        server, parties, schedule, last_round=HERound.DECRYPT, progress=progress, total=total
+    )
+    aggregate = None if server.abort_reason else server.result
+    return HESimulationResult(
+        aggregate=aggregate,
+        abort_reason=server.abort_reason,
+        survivors=server.survivors if aggregate is not None else frozenset(),
+        config=config,
+        protocol=deployment.name,
+        server_cost=server.cost,
+        client_costs={u: p.cost for u, p in parties.items()},
+        seconds=seconds,
+        rejected=dict(getattr(server, "rejected", {})),
     )

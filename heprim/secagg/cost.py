@@ -3,6 +3,10 @@
 Every client and server state machine keeps a :class:`CostLedger`. ``handle`` charges its own
 running time (``time.perf_counter``, so single-threaded drivers measure pure compute) to the round
 it is processing, and charges each message's wire size to the round the message belongs to.
+
+A ledger is keyed by a protocol's round enum: SecAgg's :class:`~heprim.secagg.messages.Round` by
+default, the HE aggregation protocols' own through :meth:`CostLedger.for_rounds`; the table of
+:func:`format_cost_table` is the same for every protocol, so their costs compare side by side.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 from heprim.secagg.messages import Message, Round
 
@@ -40,10 +45,17 @@ class RoundCost:
 class CostLedger:
     """Per-round costs of one party (a client or the server)."""
 
-    rounds: dict[Round, RoundCost] = field(default_factory=lambda: {r: RoundCost() for r in Round})
+    rounds: dict[IntEnum, RoundCost] = field(
+        default_factory=lambda: {r: RoundCost() for r in Round}
+    )
+
+    @classmethod
+    def for_rounds(cls, rounds: Iterable[IntEnum]) -> CostLedger:
+        """An empty ledger for another protocol's rounds (e.g. an HE aggregation's)."""
+        return cls({r: RoundCost() for r in rounds})
 
     @contextmanager
-    def timing(self, round_: Round) -> Iterator[None]:
+    def timing(self, round_: IntEnum) -> Iterator[None]:
         """Charge the time spent inside the ``with`` block to ``round_``."""
         start = time.perf_counter()
         try:
@@ -51,13 +63,13 @@ class CostLedger:
         finally:
             self.rounds[round_].seconds += time.perf_counter() - start
 
-    def received(self, message: Message, round_: Round) -> None:
+    def received(self, message: Message, round_: IntEnum) -> None:
         """Charge an incoming message."""
         cost = self.rounds[message.ROUND if message.ROUND is not None else round_]
         cost.bytes_received += message.nbytes
         cost.messages_received += 1
 
-    def sent(self, messages: Iterable[Message], round_: Round) -> None:
+    def sent(self, messages: Iterable[Message], round_: IntEnum) -> None:
         """Charge outgoing messages."""
         for message in messages:
             cost = self.rounds[message.ROUND if message.ROUND is not None else round_]
@@ -73,11 +85,12 @@ class CostLedger:
         return out
 
 
-def summarise(ledgers: Iterable[CostLedger]) -> dict[Round, RoundCost]:
+def summarise(ledgers: Iterable[CostLedger]) -> dict[IntEnum, RoundCost]:
     """Per-round totals over many parties (e.g. all clients)."""
-    out = {r: RoundCost() for r in Round}
+    out: dict[IntEnum, RoundCost] = {}
     for ledger in ledgers:
         for r, cost in ledger.rounds.items():
+            out.setdefault(r, RoundCost())
             out[r] += cost
     return out
 
@@ -90,18 +103,30 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
+def _senders(costs: list[RoundCost]) -> list[RoundCost]:
+    """The parties that sent something (the others dropped out or had no role), else all."""
+    active = [c for c in costs if c.messages_sent]
+    return active or costs
+
+
 def format_cost_table(server: CostLedger, clients: Mapping[int, CostLedger]) -> str:
-    """A plain-text table: server time and traffic, and the mean and max per client, by round."""
+    """A plain-text table: server time and traffic, and the mean and max per client, by round.
+
+    The rows are the protocol's rounds (any round enum); the client means are over the parties
+    that sent a message in that round (over the whole session in the total row), so neither
+    dropped clients nor parties without a role in a round (the decryptors of an HE protocol in
+    its input round) dilute them.
+    """
     lines = [
         f"{'round':<14}{'server s':>10}{'server sent':>13}{'server recv':>13}"
         f"{'client s (mean/max)':>22}{'client sent (mean)':>20}"
     ]
-    n = max(len(clients), 1)
-    for r in Round:
+    for r in server.rounds:  # the protocol's own rounds, in order
         s = server.rounds[r]
-        per_client = [c.rounds[r] for c in clients.values()]
         if not (s.messages_sent or s.messages_received or s.seconds > 0):
             continue
+        per_client = _senders([c.rounds[r] for c in clients.values() if r in c.rounds])
+        n = max(len(per_client), 1)
         mean_t = sum(c.seconds for c in per_client) / n
         max_t = max((c.seconds for c in per_client), default=0.0)
         mean_sent = sum(c.bytes_sent for c in per_client) / n
@@ -111,7 +136,8 @@ def format_cost_table(server: CostLedger, clients: Mapping[int, CostLedger]) -> 
             f"{_fmt_bytes(mean_sent):>20}"
         )
     st = server.total
-    totals = [c.total for c in clients.values()]
+    totals = _senders([c.total for c in clients.values()])
+    n = max(len(totals), 1)
     mean_t = sum(c.seconds for c in totals) / n
     max_t = max((c.seconds for c in totals), default=0.0)
     lines.append(

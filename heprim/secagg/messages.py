@@ -67,6 +67,7 @@ __all__ = [
     "UnmaskShares",
     "decode",
     "encode",
+    "register_kind",
 ]
 
 MAGIC: Final = b"HSA"
@@ -147,7 +148,8 @@ class Message:
     """Fields every message carries: the session id, the sender and the recipient."""
 
     KIND: ClassVar[int] = 0
-    ROUND: ClassVar[Round | None] = None
+    # Round for SecAgg; the HE aggregation protocols (heprim.secagg.he_*) use their own enum.
+    ROUND: ClassVar[IntEnum | None] = None
 
     session: bytes
     sender: int
@@ -544,3 +546,19 @@ def decode(data: bytes | bytearray | memoryview) -> Message:
     message = cls._parse(bytes(session), sender, recipient, reader)
     reader.finish()
     return message
+
+
+def register_kind(cls: type[Message]) -> type[Message]:
+    """Make :func:`decode` parse one more message class (a class decorator).
+
+    The HE aggregation protocols (:mod:`heprim.secagg.he_messages`) share this header and
+    codec with kinds of their own; SecAgg uses kinds 1-11, Paillier aggregation 16-31, and
+    kinds from 32 on are left for further protocols. A kind is registered once.
+    """
+    kind = cls.KIND
+    if not 0 < kind < 256:
+        raise SerializationError(f"a message kind is a byte in [1, 255], got {kind}")
+    if _KINDS.get(kind, cls) is not cls:
+        raise SerializationError(f"message kind {kind} is already {_KINDS[kind].__name__}")
+    _KINDS[kind] = cls
+    return cls

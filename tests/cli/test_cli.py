@@ -20,9 +20,10 @@ import pytest
 
 import heprim
 from heprim.cli import build_parser, main
-from heprim.cli.demo import hospital_data
+from heprim.cli.demo import federated_run, load_dataset, split_hospitals, synthetic_dataset
 from heprim.cli.keygen import write_file
 from heprim.cli.progress import Reporter
+from heprim.errors import ParameterError
 
 # Every key here is a deliberate 1024-bit test key; loading one warns, by design.
 pytestmark = pytest.mark.filterwarnings("ignore::heprim.errors.InsecureParametersWarning")
@@ -75,7 +76,13 @@ def test_no_command_prints_usage_and_exits_2(capsys: pytest.CaptureFixture[str])
     [
         (["frobnicate"], "invalid choice"),
         (["demo", "--clients", "0"], "must be a positive integer"),
-        (["demo", "--dim", "ten"], "invalid"),
+        (["demo", "--rounds", "ten"], "invalid"),
+        (["demo", "--protocol", "bfv2"], "invalid choice"),
+        (["demo", "--dropout", "1.5"], "--dropout"),
+        (["demo", "--hospitals", "1"], "at least 2"),
+        (["demo", "--hospitals", "3", "--decryptors", "4"], "cannot exceed"),
+        (["demo", "--quant-bits", "40"], "--quant-bits"),
+        (["demo", "--clip", "0"], "--clip"),
         (["demo", "--bits", "1024"], "--insecure-test-key"),
         (["bench", "--bits", "512"], "--insecure-test-key"),
         (["bench", *TEST_KEY, "--repeat", "0"], "--repeat must be at least 1"),
@@ -109,58 +116,130 @@ def test_every_subcommand_binds_a_runner() -> None:
 # ----------------------------------------------------------------------------------------- demo
 
 
-def test_demo_end_to_end_small() -> None:
+@pytest.mark.parametrize("protocol", ["paillier", "secagg+", "plain"])
+def test_demo_end_to_end_small(protocol: str) -> None:
     code, report = run_cli(
-        "demo", "--clients", "3", "--dim", "50", *TEST_KEY, "--seed", "7", "--workers", "2"
+        "demo",
+        "--protocol",
+        protocol,
+        "--hospitals",
+        "4",
+        "--rounds",
+        "2",
+        *TEST_KEY,
+        "--seed",
+        "7",
+        "--dataset",
+        "synthetic",
     )
     assert code == 0, report
-    assert "data seed 7" in report
-    assert "[1] element-wise" in report
-    assert "[2] packed" in report
-    assert report.count("OK, equals the plaintext sum") == 2
+    assert "seed 7" in report and "synthetic" in report
+    rows = [line.split() for line in report.splitlines() if re.match(r"\s+[12]\s+\d", line)]
+    assert [row[0] for row in rows] == ["1", "2"]
+    for row in rows:
+        assert 0.5 < float(row[2]) <= 1 and abs(float(row[2]) - float(row[3])) <= 0.02
     assert "demo passed" in report
-    # Sizes are measured on the serialized uploads, and packing must shrink them.
-    sizes = re.findall(r"upload per hospital .*?\((\d[\d,]*) ciphertexts", report)
-    assert len(sizes) == 2
-    element, packed = (int(s.replace(",", "")) for s in sizes)
-    assert element == 50
-    assert 1 <= packed < element
+    if protocol == "paillier":
+        assert "threshold Paillier key, hospitals 1-4 hold shares, any 3 decrypt" in report
+    if protocol != "plain":
+        assert re.search(r"aggregation error at most .* = .*: OK", report)
 
 
-def test_demo_fails_when_the_aggregate_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check is real: a decryption that is off by one makes the demo exit 1."""
-    import heprim.paillier.vector as vector
+def test_demo_fails_when_the_aggregate_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check is real: an aggregate off by more than the bound makes the demo exit 1."""
+    from heprim.secagg.encoding import Aggregate
 
-    genuine = vector.decrypt_vector
+    genuine = Aggregate.mean
 
-    def off_by_one(*args: object, **kwargs: object) -> np.ndarray:
-        return np.asarray(genuine(*args, **kwargs)) + 1  # type: ignore[arg-type]
+    def off(self: Aggregate) -> np.ndarray:
+        return genuine(self) + 1e-3
 
-    monkeypatch.setattr(vector, "decrypt_vector", off_by_one)
-    code, report = run_cli("demo", "--clients", "2", "--dim", "5", *TEST_KEY, "--seed", "1")
+    monkeypatch.setattr(Aggregate, "mean", off)
+    code, report = run_cli(
+        "demo", "--protocol", "secagg+", "--hospitals", "3", "--rounds", "1", "--seed", "1"
+    )
     assert code == 1
-    assert "FAILED" in report
-    assert "demo FAILED" in report
+    assert "EXCEEDED" in report and "demo FAILED" in report
 
 
 def test_demo_without_seed_prints_the_seed_it_drew() -> None:
-    code, report = run_cli("demo", "--clients", "2", "--dim", "3", *TEST_KEY)
+    code, report = run_cli("demo", "--protocol", "plain", "--hospitals", "2", "--rounds", "1")
     assert code == 0, report
-    match = re.search(r"rerun with --seed (\d+)", report)
-    assert match is not None
+    assert re.search(r"rerun with --seed (\d+)", report) is not None
 
 
-def test_hospital_data_is_reproducible_and_16_bit() -> None:
-    data = hospital_data(42, 4, 300)
-    assert data.shape == (4, 300)
-    assert data.dtype == np.int64
-    assert np.array_equal(data, hospital_data(42, 4, 300))
-    assert not np.array_equal(data, hospital_data(43, 4, 300))
-    assert not np.array_equal(data[0], data[1])  # each hospital has its own stream
-    assert data.min() >= -(2**15) and data.max() < 2**15
-    assert data.min() < 0 < data.max()  # signed values really occur
-    # A longer vector extends the same stream: a hospital's data depend on the seed alone.
-    assert np.array_equal(hospital_data(42, 2, 500)[:, :300], data[:2])
+@pytest.mark.parametrize("protocol", ["paillier", "secagg", "secagg+"])
+def test_federated_accuracy_matches_plaintext_fedavg_within_the_bound(protocol: str) -> None:
+    records, summary = federated_run(
+        protocol,
+        hospitals=5,
+        rounds=3,
+        dataset="synthetic",
+        dropout=0.2,
+        quant_bits=12,
+        bits=1024,
+        seed=5,
+    )
+    bound = summary["bound"]
+    assert bound == pytest.approx(4 / (2**12 - 1))
+    for rec in records:
+        assert rec.contributors == 4  # one of five drops out every round
+        assert 0 < rec.aggregation_error <= bound  # quantisation really happened, within bound
+        assert abs(rec.accuracy_protocol - rec.accuracy_plain) <= 0.02
+        assert rec.model_gap <= rec.round * bound
+        assert rec.upload_bytes > 0 and rec.server_seconds > 0
+    assert records[-1].accuracy_plain > 0.8
+    if protocol == "paillier":
+        assert summary["threshold"] == 3 and all(r.decrypt_seconds > 0 for r in records)
+
+
+def test_plain_federated_run_is_exact_and_reproducible() -> None:
+    records, summary = federated_run("plain", hospitals=3, rounds=2, dataset="synthetic", seed=2)
+    again, summary2 = federated_run("plain", hospitals=3, rounds=2, dataset="synthetic", seed=2)
+    assert all(r.aggregation_error == 0 and r.model_gap == 0 for r in records)
+    assert np.array_equal(summary["w_plain"], summary2["w_plain"])
+    assert [r.accuracy_plain for r in records] == [r.accuracy_plain for r in again]
+    with pytest.raises(ParameterError, match="unknown protocol"):
+        federated_run("bfv2")
+
+
+def test_synthetic_dataset_is_reproducible_and_breast_cancer_shaped() -> None:
+    data = synthetic_dataset(42)
+    assert data.features.shape == (569, 30) and data.labels.shape == (569,)
+    assert set(np.unique(data.labels).tolist()) == {0.0, 1.0}
+    assert 0.5 < data.labels.mean() < 0.75
+    assert np.array_equal(data.features, synthetic_dataset(42).features)
+    assert not np.array_equal(data.features, synthetic_dataset(43).features)
+    sites = split_hospitals(data, 10, seed=1)
+    assert sum(h.y_train.size + h.y_test.size for h in sites) == 569
+    assert len({h.weight for h in sites}) > 1  # unequal hospitals, so weights matter
+    for h in sites:
+        assert np.allclose(h.x_train[:, :-1].mean(axis=0), 0, atol=1e-9)  # local standardising
+        assert np.all(h.x_train[:, -1] == 1)  # the bias column
+    with pytest.raises(ParameterError, match="too few"):
+        split_hospitals(data, 200, seed=1)
+
+
+def test_dataset_choice_with_and_without_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert "synthetic" in load_dataset("auto", 1).source
+    with pytest.raises(ParameterError, match="scikit-learn"):
+        load_dataset("breast-cancer")
+    with pytest.raises(ParameterError, match="unknown dataset"):
+        load_dataset("iris")
+    fake = types.ModuleType("sklearn.datasets")
+    rows = np.arange(60.0).reshape(20, 3)
+    fake.load_breast_cancer = lambda: types.SimpleNamespace(  # type: ignore[attr-defined]
+        data=rows, target=np.arange(20) % 2
+    )
+    monkeypatch.setitem(sys.modules, "sklearn", types.ModuleType("sklearn"))
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", fake)
+    data = load_dataset("auto")
+    assert "breast cancer" in data.source and data.features.shape == (20, 3)
+    assert load_dataset("synthetic", 3).features.shape == (569, 30)
 
 
 # ---------------------------------------------------------------------------------------- bench

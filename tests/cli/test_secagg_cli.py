@@ -87,3 +87,82 @@ def test_cli_validates_sizes() -> None:
         run_cli({"clients": 1, "dim": 3})
     with pytest.raises(ParameterError, match="--threshold"):
         run_cli({"clients": 5, "dim": 3, "degree": 2})
+
+
+# ------------------------------------------------------------------------ other protocols
+
+
+def test_cli_paillier_is_exact_with_client_and_decryptor_dropout() -> None:
+    out = io.StringIO()
+    code = run_cli(
+        {
+            "protocol": "paillier",
+            "clients": 8,
+            "dim": 300,
+            "dropout": 0.25,
+            "decryptors": 4,
+            "decryptor_dropout": 1,
+            "key_bits": 512,
+            "insecure_test_key": True,
+            "seed": 4,
+            "no_progress": True,
+        },
+        out=out,
+    )
+    text = out.getvalue()
+    assert code == 0, text
+    assert "packed threshold Paillier: n=8 decryptors l=4 t=3 key=512 bits" in text
+    assert "EXACT" in text and "sum of 6 survivors" in text
+    assert "decryptors silent: [" in text
+    rows = [line.split()[0] for line in text.splitlines() if line[:1].isalpha()]
+    assert "input" in rows and "decrypt" in rows and "total" in rows  # the same table
+
+
+def test_cli_paillier_aborts_below_t_and_secagg_forces_the_complete_graph() -> None:
+    out = io.StringIO()
+    code = run_cli(
+        {
+            "protocol": "paillier",
+            "clients": 3,
+            "dim": 5,
+            "dropout": 0.0,
+            "decryptors": 3,
+            "threshold": 3,
+            "decryptor_dropout": 1,
+            "key_bits": 512,
+            "insecure_test_key": True,
+            "seed": 1,
+            "no_progress": True,
+        },
+        out=out,
+    )
+    assert code == 1 and "ABORTED" in out.getvalue()
+    out = io.StringIO()
+    code = run_cli({"protocol": "secagg", "clients": 6, "dim": 4, "seed": 2}, out=out)
+    assert code == 0 and "complete graph" in out.getvalue()
+    with pytest.raises(ParameterError, match="--protocol"):
+        run_cli({"protocol": "rot13", "clients": 4, "dim": 2})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--protocol", "paillier", "--key-bits", "1024"], "--insecure-test-key"),
+        (["--protocol", "paillier", "--decryptors", "0"], "--decryptors"),
+        (["--protocol", "paillier", "--decryptor-dropout", "5"], "--decryptor-dropout"),
+        (["--protocol", "bfv9"], "invalid choice"),
+    ],
+)
+def test_paillier_options_are_checked(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["secagg", "simulate", "--clients", "4", "--dim", "2", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_paillier_through_main_with_progress() -> None:
+    out = io.StringIO()
+    argv = ["secagg", "simulate", "--protocol", "paillier", "--clients", "4", "--dim", "10"]
+    argv += ["--key-bits", "512", "--insecure-test-key", "--seed", "5", "--decryptors", "3"]
+    assert main(argv, out=out) == 0
+    assert "paillier messages" in out.getvalue() and "EXACT" in out.getvalue()

@@ -1,0 +1,146 @@
+"""HE aggregation: packed threshold Paillier against heprim's SecAgg+ on the same workload.
+
+Default sizes are a smoke test (seconds). ``HEPRIM_BENCH_FULL=1`` selects the issue's sizes:
+n = 100 clients, 100,000 16-bit values each, 10 % of the clients drop out before their input,
+a 3-of-5 committee of decryptors (2048-bit key) of which 2 stay silent (decryption still
+succeeds with t = 3); SecAgg+ runs the same inputs with the same 10 % dropout (after sharing
+keys, before the masked input: its expensive case). Both in group ``he-aggregation`` so that
+pytest-benchmark lists them side by side.
+
+The key comes from the fixed safe primes of ``tests/vectors/paillier_safe_primes.json`` (key
+generation is not what is measured); its DJN table is built before the clock starts.
+``extra_info`` records the client time (mean, encryption), the server time (aggregation, and
+verification plus combination), the decryption time per decryptor and the bytes per client.
+Run:
+
+    HEPRIM_BENCH_FULL=1 pytest benchmarks/bench_he_aggregation.py --benchmark-enable -s
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from heprim.errors import InsecureParametersWarning
+from heprim.math.prng import KeyedPRNG
+from heprim.net.simulate import DropoutSchedule, simulate, simulate_he
+from heprim.paillier.threshold import deal
+from heprim.secagg.encoding import VectorEncoding
+from heprim.secagg.graph import choose_graph
+from heprim.secagg.he_messages import HERound
+from heprim.secagg.he_paillier import PaillierDeployment
+from heprim.secagg.messages import Round
+
+FULL = os.environ.get("HEPRIM_BENCH_FULL") == "1"
+N, DIM, KEY_BITS = (100, 100_000, 2048) if FULL else (10, 2_000, 1024)
+DECRYPTORS, THRESHOLD, SILENT = 5, 3, 2
+DROPOUT = 0.1
+ENCODING = VectorEncoding.integers(0, 2**16 - 1)
+PRIMES = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "paillier_safe_primes.json"
+
+
+def _inputs() -> dict[int, np.ndarray]:
+    rng = KeyedPRNG.from_int(N)
+    return {
+        u: np.frombuffer(rng.random_bytes(2 * DIM), dtype="<u2").astype(np.int64)
+        for u in range(1, N + 1)
+    }
+
+
+def _report(benchmark: Any, label: str, info: dict[str, float]) -> None:
+    benchmark.extra_info.update(info)
+    if FULL:
+        pairs = ", ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items()
+        )
+        print(f"\n[{label}] {pairs}")
+
+
+def _deployment() -> PaillierDeployment:
+    entry = json.loads(PRIMES.read_text())["keys"][str(KEY_BITS)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureParametersWarning)
+        public, shares = deal(
+            int(entry["p"], 16),
+            int(entry["q"], 16),
+            parties=DECRYPTORS,
+            threshold=THRESHOLD,
+            rng=KeyedPRNG.from_int(1),
+            allow_insecure=KEY_BITS < 2048,
+        )
+    committee = list(range(N + 1, N + 1 + DECRYPTORS))
+    deployment = PaillierDeployment.from_shares(public, shares, committee)
+    deployment.prepare()
+    return deployment
+
+
+def _paillier_session() -> dict[str, float]:
+    inputs = _inputs()
+    deployment = _deployment()
+    rng = KeyedPRNG.from_int(7)
+    dropped = DropoutSchedule.random(list(inputs), DROPOUT, HERound.INPUT, rng)
+    committee = sorted(deployment.decryptors)
+    schedule = DropoutSchedule({**dropped.at, HERound.DECRYPT: frozenset(committee[:SILENT])})
+    res = simulate_he(inputs, ENCODING, deployment, dropouts=schedule, rng=rng)
+    if res.aggregate is None:
+        raise AssertionError(res.abort_reason)
+    expected = sum(inputs[u] for u in res.survivors)
+    assert np.array_equal(res.aggregate.sum, expected)
+    clients = [res.client_costs[u] for u in sorted(res.survivors)]
+    decrypting = [res.client_costs[d] for d in committee[SILENT:]]
+    return {
+        "n": N,
+        "dim": DIM,
+        "key_bits": KEY_BITS,
+        "client_s": sum(c.rounds[HERound.INPUT].seconds for c in clients) / len(clients),
+        "server_aggregate_s": res.server_cost.rounds[HERound.INPUT].seconds,
+        "server_decrypt_s": res.server_cost.rounds[HERound.DECRYPT].seconds,
+        "server_s": res.server_cost.total.seconds,
+        "decrypt_s": max(c.rounds[HERound.DECRYPT].seconds for c in decrypting),
+        "bytes_per_client": max(c.rounds[HERound.INPUT].bytes_sent for c in clients),
+        "compute_s": res.compute_seconds,
+    }
+
+
+def _secaggplus_session() -> dict[str, float]:
+    inputs = _inputs()
+    rng = KeyedPRNG.from_int(7)
+    schedule = DropoutSchedule.random(list(inputs), DROPOUT, Round.MASKED_INPUT, rng)
+    graph = choose_graph(N, corrupted_fraction=0.1, dropout_rate=DROPOUT)
+    res = simulate(inputs, ENCODING, graph=graph, dropouts=schedule, rng=rng)
+    if res.aggregate is None:
+        raise AssertionError(res.abort_reason)
+    expected = sum(inputs[u] for u in res.survivors)
+    assert np.array_equal(res.aggregate.sum, expected)
+    clients = [res.client_costs[u] for u in sorted(res.survivors)]
+    return {
+        "n": N,
+        "dim": DIM,
+        "k": graph.k,
+        "t": graph.t,
+        "client_s": sum(c.total.seconds for c in clients) / len(clients),
+        "server_s": res.server_cost.total.seconds,
+        "server_unmask_s": res.server_cost.rounds[Round.UNMASK].seconds,
+        "bytes_per_client": max(c.total.bytes_sent for c in clients),
+        "compute_s": res.compute_seconds,
+    }
+
+
+@pytest.mark.benchmark(group="he-aggregation")
+def test_packed_threshold_paillier(benchmark: Any) -> None:
+    info: dict[str, float] = {}
+    benchmark.pedantic(lambda: info.update(_paillier_session()), rounds=1, iterations=1)
+    _report(benchmark, "paillier", info)
+
+
+@pytest.mark.benchmark(group="he-aggregation")
+def test_secaggplus_same_workload(benchmark: Any) -> None:
+    info: dict[str, float] = {}
+    benchmark.pedantic(lambda: info.update(_secaggplus_session()), rounds=1, iterations=1)
+    _report(benchmark, "secagg+", info)
