@@ -460,7 +460,7 @@ def test_docs_front_page_example_runs(capsys: pytest.CaptureFixture[str]) -> Non
 def test_readme_commands_are_the_ones_ci_runs() -> None:
     readme = _readme()
     demo = (
-        'python3 -m venv .venv && . .venv/bin/activate && pip install ".[cli]" && '
+        'python3 -m venv .venv && . .venv/bin/activate && pip install ".[cli,ml]" && '
         "python -m heprim demo"
     )
     tests = (
