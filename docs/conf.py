@@ -53,4 +53,5 @@ nitpicky = False
 # --- HTML
 html_theme = "furo"
 html_title = f"heprim {release}"
-suppress_warnings = ["ref.python"]  # type names that exist in several modules (Message) stay unlinked
+# Type names that exist in several modules (Message) stay unlinked.
+suppress_warnings = ["ref.python"]
