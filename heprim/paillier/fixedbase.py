@@ -18,6 +18,8 @@ multiplication is ~2-3 % of an encryption, so we keep the full table.
 Sizes: with ``w = 8`` a 1024-bit exponent (DJN at a 2048-bit key) needs 128 rows of 256 entries of
 4096-bit numbers: 16 MiB, and 127 multiplications mod ``n**2`` per exponentiation (about 0.8 ms
 here, against 10.5 ms for the full ``r**n`` of textbook Paillier).
+The key holder keeps two tables instead, of ``h_s mod p**2`` and ``h_s mod q**2`` (half-size
+numbers, the same 16 MiB in all), and recombines by CRT (:class:`heprim.paillier.keys.PrivateKey`).
 
 Side channels: the table index is a digit of the (secret) exponent, so the memory access pattern
 depends on it. Like the rest of a pure-Python library, this is not constant-time.
@@ -32,7 +34,7 @@ from typing import Final
 from heprim.errors import ParameterError
 from heprim.math.ntheory import gcd, mpz, powmod
 
-__all__ = ["DEFAULT_WINDOW", "FixedBaseTable"]
+__all__ = ["DEFAULT_WINDOW", "FixedBaseTable", "table_rows"]
 
 DEFAULT_WINDOW: Final = 8
 _MAX_WINDOW: Final = 16
@@ -42,6 +44,21 @@ def _as_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ParameterError(f"{what} must be an integer, got {value!r}")
     return int(value)
+
+
+def _check_window(window: object) -> int:
+    w = _as_int(window, "window")
+    if not 1 <= w <= _MAX_WINDOW:
+        raise ParameterError(
+            f"window must be between 1 and {_MAX_WINDOW} bits (got {w}); the table holds "
+            "2**window entries per row"
+        )
+    return w
+
+
+def table_rows(exp_bits: int, window: int) -> int:
+    """The number of rows (radix-``2**window`` digits) of a table for ``exp_bits``-bit exponents."""
+    return -(-_as_int(exp_bits, "exp_bits") // _check_window(window))
 
 
 class FixedBaseTable:
@@ -71,12 +88,7 @@ class FixedBaseTable:
         base = _as_int(base, "base")
         modulus = _as_int(modulus, "modulus")
         exp_bits = _as_int(exp_bits, "exp_bits")
-        window = _as_int(window, "window")
-        if not 1 <= window <= _MAX_WINDOW:
-            raise ParameterError(
-                f"window must be between 1 and {_MAX_WINDOW} bits (got {window}); the table holds "
-                "2**window entries per row"
-            )
+        window = _check_window(window)
         if modulus < 3 or modulus % 2 == 0:
             raise ParameterError(f"the modulus must be odd and at least 3, got {modulus}")
         if exp_bits < 1:
@@ -89,7 +101,7 @@ class FixedBaseTable:
         self._exp_bits = int(exp_bits)
         self._window = window
         self._digit_mask = (1 << window) - 1
-        n_rows = -(-self._exp_bits // window)
+        n_rows = table_rows(self._exp_bits, window)
         n_digits = 1 << window
         rows: list[list[int]] = []
         row_base = self._base  # g ** (2 ** (w * i))

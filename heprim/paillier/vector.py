@@ -22,27 +22,28 @@ chunk order before any work starts: a seeded run gives the same ciphertexts for 
 no generator is shared between threads, and no generator state is ever copied into a child
 process. With ``workers > 1`` the default ``backend="auto"`` picks, per operation:
 
-* threads for work made of single long GMP calls (CRT decryption, key-holder and textbook
-  encryption are a few ``powmod`` each): every worker thread enters
+* threads for work made of single long GMP calls (CRT decryption, textbook encryption, the key
+  holder's ``standard`` mode are a few ``powmod`` each): every worker thread enters
   :func:`~heprim.math.ntheory.gil_released`, gmpy2 releases the GIL inside ``powmod``, and the
   threads run on separate cores;
-* a fork-based process pool for DJN encryption and re-randomisation, whose fixed-base
-  exponentiation is a Python loop of short modular products that hold the GIL (threads measured
-  ~1.1x on 2 cores, processes ~1.8x). The children inherit the key and its precomputed table
-  through ``fork()`` (built in the parent first), receive plain integers and 32-byte seeds, and
-  return integers; they use only their chunk seeds, never a generator or a randomness pool
-  inherited from the parent.
+* worker processes for DJN encryption (public or key holder) and re-randomisation, whose
+  fixed-base exponentiation is a Python loop of short modular products that hold the GIL
+  (threads measured ~1.1x on 2 cores, processes ~1.9x). They come from
+  :mod:`heprim.paillier._workers`: forked once per key (after its tables are built here, so the
+  children share them) and reused by later calls, they receive chunks as bytes -- integers and
+  32-byte seeds in a documented frame layout, never pickle -- and use only their chunk seeds,
+  never a generator or a randomness pool inherited from the parent. :func:`close_worker_pools`
+  stops them; they also stop when their key is garbage-collected, and at exit.
 
-Where ``fork`` does not exist (Windows, macOS' default), ``auto`` uses threads.
+Where ``fork`` does not exist (Windows), ``auto`` uses threads. Forking a process that runs other
+threads has a caveat: see :mod:`heprim.paillier._workers`, "Fork safety".
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from numbers import Integral, Real
 from typing import Any, Final, Literal, TypeAlias, cast
@@ -50,9 +51,10 @@ from typing import Any, Final, Literal, TypeAlias, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from heprim.errors import EncodingOverflowError, KeyMismatchError, ParameterError
+from heprim.errors import EncodingOverflowError, KeyMismatchError, ParameterError, ProtocolError
 from heprim.math import ntheory
 from heprim.math.prng import PRNG, KeyedPRNG, default_rng
+from heprim.paillier import _workers
 from heprim.paillier.encoding import BASE, LOG2_BASE, EncodedNumber
 from heprim.paillier.keys import PrivateKey, PublicKey
 from heprim.paillier.number import EncryptedNumber
@@ -60,6 +62,7 @@ from heprim.paillier.number import EncryptedNumber
 __all__ = [
     "CHUNK_SIZE",
     "EncryptedVector",
+    "close_worker_pools",
     "decrypt_vector",
     "encrypt_vector",
     "raw_decrypt_many",
@@ -119,10 +122,11 @@ def _is_zero_int(value: object) -> bool:
 _Op: TypeAlias = Literal["encrypt", "decrypt", "obfuscate"]
 _Key: TypeAlias = PublicKey | PrivateKey
 
-# Keys handed to forked children. A child inherits this dict as it was at fork() time and looks
-# its key up by token, so neither the key nor its precomputed tables are ever serialised.
-_FORK_KEYS: dict[int, _Key] = {}
-_FORK_TOKENS = itertools.count(1)  # next() and dict updates are atomic under the GIL
+# The op and mode bytes of the worker frames (heprim.paillier._workers).
+_OP_CODES: Final[dict[_Op, int]] = {"encrypt": 1, "decrypt": 2, "obfuscate": 3}
+_OPS: Final[dict[int, _Op]] = {code: op for op, code in _OP_CODES.items()}
+_MODE_CODES: Final[dict[Mode, int]] = {"djn": 0, "standard": 1}
+_MODES: Final[dict[int, Mode]] = {code: mode for mode, code in _MODE_CODES.items()}
 
 
 def _run_chunk(
@@ -130,8 +134,6 @@ def _run_chunk(
 ) -> list[int]:
     rng = KeyedPRNG(seed) if seed is not None else None
     if op == "encrypt":
-        if isinstance(key, PrivateKey):
-            return [key.raw_encrypt(m, rng=rng) for m in items]
         return [key.raw_encrypt(m, rng=rng, mode=mode) for m in items]
     if op == "obfuscate":
         public_key = key.public_key if isinstance(key, PrivateKey) else key
@@ -149,15 +151,39 @@ def _thread_chunk(
         return _run_chunk(op, key, items, seed, mode)
 
 
-def _process_chunk(
-    token: int, op: _Op, items: list[int], seed: bytes | None, mode: Mode
-) -> list[int]:
-    key = _FORK_KEYS[token]  # inherited through fork(), never sent
-    return [int(x) for x in _run_chunk(op, key, items, seed, mode)]
+def _worker_handler(key: _Key) -> _workers.Handler:
+    """What a forked worker runs on each chunk: the key is inherited, never sent."""
+
+    def handle(op_code: int, mode_code: int, seed: bytes | None, items: list[int]) -> list[int]:
+        op, mode = _OPS.get(op_code), _MODES.get(mode_code)
+        if op is None or mode is None:
+            raise ProtocolError(f"unknown op {op_code} or mode {mode_code} in a worker frame")
+        return _run_chunk(op, key, items, seed, mode)
+
+    return handle
+
+
+def _input_check(op: _Op, key: _Key) -> Callable[[object], int]:
+    """The validation the sequential path applies to each input, for use before sending."""
+    public_key = key.public_key if isinstance(key, PrivateKey) else key
+    if op == "encrypt":
+        return public_key.check_plaintext
+    if op == "decrypt":
+        return public_key.check_ciphertext
+    return public_key._check_ct_fast
 
 
 def _fork_available() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    return _workers.fork_available()
+
+
+def close_worker_pools() -> None:
+    """Stop every worker process started for parallel vector operations in this process.
+
+    Optional: pools are reused across calls, stopped when their key is garbage-collected, when
+    more than a few keys have pools, and at interpreter exit. The next parallel call starts anew.
+    """
+    _workers.close_all()
 
 
 def _check_workers(workers: object) -> int:
@@ -170,15 +196,15 @@ def _resolve_backend(
     backend: object, op: _Op, key: _Key, mode: Mode
 ) -> Literal["process", "thread"]:
     """``auto``: processes for DJN (Python-level products that hold the GIL), threads for work
-    dominated by single long ``powmod`` calls (decryption, CRT and textbook encryption), which
-    gmpy2 runs with the GIL released; threads then scale as well and skip the fork and copying."""
+    dominated by single long ``powmod`` calls (decryption, textbook and key-holder ``standard``
+    encryption), which gmpy2 runs with the GIL released; threads then scale as well."""
     if backend == "auto":
-        powmod_bound = op == "decrypt" or isinstance(key, PrivateKey) or mode == "standard"
+        powmod_bound = op == "decrypt" or mode == "standard"
         return "process" if _fork_available() and not powmod_bound else "thread"
     if backend == "process":
         if not _fork_available():
             raise ParameterError(
-                "backend='process' needs the fork start method (Linux, BSD); use backend='thread'"
+                "backend='process' needs fork() (Linux, BSD, macOS); use backend='thread'"
             )
         return "process"
     if backend == "thread":
@@ -186,12 +212,19 @@ def _resolve_backend(
     raise ParameterError(f"backend must be 'auto', 'process' or 'thread', got {backend!r}")
 
 
-def _warm_up(op: _Op, key: _Key, mode: Mode) -> None:
-    """Derive ``h_s`` and build its fixed-base table in the parent, before fork(), so that the
-    children share one copy (copy-on-write) instead of each deriving and building its own."""
-    if op == "obfuscate" or (op == "encrypt" and isinstance(key, PublicKey) and mode == "djn"):
-        public_key = key.public_key if isinstance(key, PrivateKey) else key
-        public_key.precompute()
+def _needs(op: _Op, mode: Mode) -> frozenset[str]:
+    """What forked workers must inherit: the key's DJN tables for DJN work."""
+    djn = op == "obfuscate" or (op == "encrypt" and mode == "djn")
+    return frozenset({"djn"}) if djn else frozenset()
+
+
+def _prepare(key: _Key) -> Callable[[frozenset[str]], None]:
+    def prepare(features: frozenset[str]) -> None:
+        # Built here, before fork(): the children share one copy instead of each building its own.
+        if "djn" in features:
+            key.precompute()
+
+    return prepare
 
 
 def _map_chunks(
@@ -222,50 +255,54 @@ def _map_chunks(
 
     results: list[list[int]] = [[] for _ in bounds]
     done = 0
+
+    def finished(index: int) -> None:
+        nonlocal done
+        lo, hi = bounds[index]
+        done += hi - lo
+        if progress is not None:
+            progress(done, total)
+
     if workers == 1 or len(bounds) <= 1:
         for index, (lo, hi) in enumerate(bounds):
             results[index] = _run_chunk(op, key, items[lo:hi], seeds[index], mode)
-            done += hi - lo
-            if progress is not None:
-                progress(done, total)
-        return [c for chunk in results for c in chunk]
-
-    workers = min(workers, len(bounds))
-    token = 0
-    executor: Executor
-    if kind == "process":
-        _warm_up(op, key, mode)
-        token = next(_FORK_TOKENS)
-        _FORK_KEYS[token] = key
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            finished(index)
+    elif kind == "process":
+        # Checked here, as the sequential path would, so that a worker only ever sees valid input.
+        check = _input_check(op, key)
+        tasks = [
+            _workers.Task(
+                _OP_CODES[op], _MODE_CODES[mode], seeds[i], [check(x) for x in items[lo:hi]]
+            )
+            for i, (lo, hi) in enumerate(bounds)
+        ]
+        with _workers.lease(
+            key,
+            workers,
+            needs=_needs(op, mode),
+            prepare=_prepare(key),
+            handler=lambda: _worker_handler(key),
+        ) as pool:
+            results = pool.map(tasks, finished)
     else:
-        executor = ThreadPoolExecutor(workers, thread_name_prefix="heprim-paillier")
-    try:
-        futures: dict[Future[list[int]], int] = {}
-        for index, (lo, hi) in enumerate(bounds):
-            if kind == "process":
-                chunk = [int(x) for x in items[lo:hi]]
-                fut = executor.submit(_process_chunk, token, op, chunk, seeds[index], mode)
-            else:
-                fut = executor.submit(_thread_chunk, op, key, items[lo:hi], seeds[index], mode)
-            futures[fut] = index
-        pending = set(futures)
-        while pending:
-            finished, pending = wait_futures(pending, return_when="FIRST_COMPLETED")
-            for fut in finished:
-                index = futures[fut]
-                chunk_out = fut.result()  # re-raises a worker's exception here
-                if kind == "process":
-                    chunk_out = [ntheory.mpz(x) for x in chunk_out]
-                results[index] = chunk_out
-                lo, hi = bounds[index]
-                done += hi - lo
-                if progress is not None:
-                    progress(done, total)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-        if kind == "process":
-            _FORK_KEYS.pop(token, None)
+        with ThreadPoolExecutor(
+            min(workers, len(bounds)), thread_name_prefix="heprim-paillier"
+        ) as executor:
+            futures: dict[Future[list[int]], int] = {
+                executor.submit(_thread_chunk, op, key, items[lo:hi], seeds[index], mode): index
+                for index, (lo, hi) in enumerate(bounds)
+            }
+            pending = set(futures)
+            try:
+                while pending:
+                    ready, pending = wait_futures(pending, return_when="FIRST_COMPLETED")
+                    for fut in ready:
+                        index = futures[fut]
+                        results[index] = fut.result()  # re-raises a worker's exception here
+                        finished(index)
+            finally:
+                for fut in pending:
+                    fut.cancel()
     return [c for chunk in results for c in chunk]
 
 
@@ -282,9 +319,10 @@ def raw_encrypt_many(
     """Encrypt raw plaintexts ``0 <= m < n`` in parallel; a :class:`PrivateKey` uses CRT.
 
     The raw layer under :func:`encrypt_vector` and :class:`~heprim.paillier.packing.PackedEncoder`:
-    no encoding, one fresh ciphertext per plaintext. ``mode`` picks the public-key method (DJN
-    short-exponent ``h_s^a`` or the textbook ``r^n``); with a private key the key holder's CRT
-    path is used whatever ``mode`` says.
+    no encoding, one fresh ciphertext per plaintext. ``mode`` picks the method: DJN
+    short-exponent ``h_s^a`` or the textbook distribution (``r^n``). A private key computes either
+    by CRT (:meth:`PrivateKey.raw_encrypt`); its DJN ciphertexts are the public key's, bit for
+    bit, for the same ``rng``.
     """
     if not isinstance(key, PublicKey | PrivateKey):
         raise ParameterError(
@@ -484,7 +522,7 @@ def encrypt_vector(
     """Encrypt every element of an int or float array; the shape is kept.
 
     Args:
-        key: a :class:`PublicKey`, or the :class:`PrivateKey` for the key holder's CRT fast path.
+        key: a :class:`PublicKey`, or the :class:`PrivateKey` for the key holder's CRT fast paths.
         values: anything :func:`numpy.asarray` turns into an int, uint or float array of at least
             one dimension, or an object array of Python ints (any size) and floats. Booleans,
             NaN, infinity, complex and strings are refused.
@@ -493,11 +531,13 @@ def encrypt_vector(
             needs to keep its 53-bit mantissa exactly.
         max_exponent: cap the exponent (e.g. to give many vectors the same exponent up front, so
             adding them needs no alignment).
-        workers: chunks run on this many processes (or threads, see ``backend``).
+        workers: chunks run on this many processes (or threads, see ``backend``); worker
+            processes are forked on first use for a key and reused (:func:`close_worker_pools`).
         rng: randomness source (default: the OS CSPRNG); one 32-byte child seed per chunk of
             :data:`CHUNK_SIZE` elements is drawn from it.
-        mode: public-key method, ``"djn"`` (default) or ``"standard"``; ignored for a private key.
-        backend: ``"auto"`` (processes where ``fork`` exists), ``"process"`` or ``"thread"``.
+        mode: ``"djn"`` (default) or ``"standard"`` (see :func:`raw_encrypt_many`).
+        backend: ``"auto"`` (processes for DJN where ``fork`` exists, else threads; see the
+            module docstring), ``"process"`` or ``"thread"``.
         progress: ``progress(done, total)`` after each chunk.
 
     Raises:

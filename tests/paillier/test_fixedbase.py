@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from heprim.errors import ParameterError
-from heprim.paillier.fixedbase import FixedBaseTable
+from heprim.paillier.fixedbase import FixedBaseTable, table_rows
 
 MODULUS = (2**127 - 1) * (2**89 - 1)  # odd, composite: the table does not care
 BASE = 0x1234567890ABCDEF
@@ -65,3 +65,11 @@ def test_pow_refusals() -> None:
     for bad in (-1, 1.0, True, "3"):
         with pytest.raises(ParameterError):
             t.pow(bad)  # type: ignore[arg-type]
+
+
+def test_table_rows() -> None:
+    assert [table_rows(100, w) for w in (1, 3, 8, 11, 16)] == [100, 34, 13, 10, 7]
+    assert table_rows(1024, 8) == 128 == len(FixedBaseTable(BASE, MODULUS, 1024)._rows)
+    for bad in (0, 17, 2.0, True):
+        with pytest.raises(ParameterError, match="window"):
+            table_rows(100, bad)  # type: ignore[arg-type]

@@ -50,9 +50,10 @@ def test_iso_18033_6_decryption_and_crt_encryption() -> None:
     assert sk.raw_decrypt(v["c1"]) == v["m1"]
     assert sk.raw_decrypt(v["c2"]) == v["m2"]
     assert sk.raw_decrypt(v["c1c2"]) == v["m1m2"] == v["m1"] + v["m2"]
-    # The key holder's CRT path gives the same ciphertext for the same r.
+    # The key holder's CRT path gives the same ciphertext for the same r, in either mode.
     assert sk.raw_encrypt(v["m1"], v["r1"]) == v["c1"]
-    assert sk.raw_encrypt(v["m2"], v["r2"]) == v["c2"]
+    assert sk.raw_encrypt(v["m2"], v["r2"], mode="standard") == v["c2"]
+    assert sk.raw_encrypt(v["m2"], v["r2"], mode="djn") == v["c2"]
 
 
 def test_iso_primes_are_refused_by_from_primes_with_the_reason() -> None:
@@ -319,6 +320,7 @@ def test_every_encryption_mode_decrypts(
         pk.raw_encrypt(m, rng=rng),
         pk.raw_encrypt(m, rng=rng, mode="standard"),
         sk.raw_encrypt(m, rng=rng),
+        sk.raw_encrypt(m, rng=rng, mode="standard"),
         pk.raw_obfuscate(pk.raw_encrypt(m, rng=rng), rng=rng),
     ):
         assert sk.raw_decrypt(c) == m
@@ -346,8 +348,8 @@ def test_djn_encryption_is_hs_to_a_short_exponent(keys512: tuple[PublicKey, Priv
 def test_fresh_encryptions_differ(keys512: tuple[PublicKey, PrivateKey]) -> None:
     pk, sk = keys512
     seen = {pk.raw_encrypt(1), pk.raw_encrypt(1), pk.raw_encrypt(1, mode="standard")}
-    seen |= {sk.raw_encrypt(1), sk.raw_encrypt(1)}
-    assert len(seen) == 5
+    seen |= {sk.raw_encrypt(1), sk.raw_encrypt(1), sk.raw_encrypt(1, mode="standard")}
+    assert len(seen) == 6
 
 
 def test_integer_types_are_accepted(keys512: tuple[PublicKey, PrivateKey]) -> None:
@@ -391,6 +393,12 @@ def test_raw_input_errors(
         pk.raw_encrypt(1, mode="fast")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="mode"):
         pk.random_factor(mode="DJN")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="mode"):
+        sk.raw_encrypt(1, mode="fast")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="mode"):
+        sk.random_factor(mode="crt")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="mode"):
+        sk.encrypt(1, mode="textbook")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="PRNG"):
         pk.raw_encrypt(1, rng=42)  # type: ignore[arg-type]
     assert pk.check_ciphertext(np.int64(1)) == 1
@@ -427,3 +435,110 @@ def test_encrypt_vector_delegates_to_the_vector_module(
     assert pk.encrypt_vector([1, 2], workers=2) == "enc"
     assert sk.decrypt_vector("v") == "dec"
     assert calls == [(pk, [1, 2], {"workers": 2}), (sk, "v", {})]
+
+
+# ---------------------------------------------------------------- key-holder DJN by CRT
+
+
+@given(m=plaintexts, seed=st.integers(0, 2**32))
+def test_keyholder_djn_is_the_public_djn_ciphertext(
+    keys512: tuple[PublicKey, PrivateKey], m: int, seed: int
+) -> None:
+    # The oracle is the public DJN path (itself checked against pow() above): same draw of a,
+    # same h_s**a, so the very same ciphertext -- the DJN distribution exactly.
+    pk, sk = keys512
+    m %= pk.n
+    c = sk.raw_encrypt(m, rng=KeyedPRNG.from_int(seed))
+    assert c == pk.raw_encrypt(m, rng=KeyedPRNG.from_int(seed))
+    assert sk.raw_decrypt(c) == m
+    a = KeyedPRNG.from_int(seed).randbits((pk.n_bits + 1) // 2)
+    assert sk.random_factor(rng=KeyedPRNG.from_int(seed)) == pow(int(pk.hs), a, int(pk.nsquare))
+
+
+def test_keyholder_recipes_default_to_djn(keys512: tuple[PublicKey, PrivateKey]) -> None:
+    pk, sk = keys512
+    for value in (3, -2.5):
+        mine = sk.encrypt(value, rng=KeyedPRNG.from_int(5))
+        assert mine.ciphertext == pk.encrypt(value, rng=KeyedPRNG.from_int(5)).ciphertext
+        standard = sk.encrypt(value, rng=KeyedPRNG.from_int(5), mode="standard")
+        assert standard.ciphertext != mine.ciphertext
+        assert sk.decrypt(standard) == sk.decrypt(mine) == value
+    # The standard mode draws a uniform n-th residue: an encryption of zero, not a power of h_s.
+    x = sk.random_factor(rng=KeyedPRNG.from_int(6), mode="standard")
+    assert sk.raw_decrypt(x) == 0 and x != pk.random_factor(rng=KeyedPRNG.from_int(6))
+
+
+def _unbalanced_key() -> PrivateKey:
+    """p of 200 bits, q of 330: the DJN exponent (265 bits) is longer than p - 1."""
+    p = int(random_prime(200, KeyedPRNG.from_int(41), residue=(3, 4)))
+    seed = 42
+    while True:
+        q = int(random_prime(330, KeyedPRNG.from_int(seed), residue=(3, 4)))
+        seed += 1
+        if gmpy2.gcd(p * q, (p - 1) * (q - 1)) == 1:
+            break
+    hs = keys_module._keyholder_hs(gmpy2.mpz(p), gmpy2.mpz(q), KeyedPRNG.from_int(43))
+    return PrivateKey(_quiet_public_key(p * q, hs=hs), p, q)
+
+
+def test_keyholder_exponent_reduction_modulo_p_minus_1() -> None:
+    sk = _unbalanced_key()
+    pk = sk.public_key
+    k = (pk.n_bits + 1) // 2
+    assert k == 265
+    table_p, table_q = sk.precompute()
+    assert (table_p.exp_bits, table_q.exp_bits) == (200, 265)
+    assert table_p.modulus == sk.p**2 and table_p.base == pk.hs % sk.p**2
+    p = int(sk.p)
+    edges = [0, 1, p - 2, p - 1, p, 2 * (p - 1) + 7, 2**200, 2**k - 1]
+    draws = [KeyedPRNG.from_int(i).randbits(k) for i in range(20)]
+    for a in edges + draws:
+        assert sk._djn_residue(a) == pow(int(pk.hs), a, int(pk.nsquare)), a
+    for seed in range(5):
+        c = sk.raw_encrypt(seed, rng=KeyedPRNG.from_int(seed))
+        assert c == pk.raw_encrypt(seed, rng=KeyedPRNG.from_int(seed))
+        assert sk.raw_decrypt(c) == seed
+
+
+def test_keyholder_tables_are_built_once(keys512: tuple[PublicKey, PrivateKey]) -> None:
+    pk, sk = keys512
+    tables = sk.precompute()
+    assert sk.precompute() is tables
+    fresh = PrivateKey(pk, sk.p, sk.q)
+    steps: list[tuple[int, int]] = []
+    small = fresh.precompute(window=4, progress=lambda *a: steps.append(a))
+    assert [t.window for t in small] == [4, 4]
+    rows = sum(-(-t.exp_bits // 4) for t in small)
+    assert steps == [(i, rows) for i in range(1, rows + 1)]
+    assert fresh.raw_encrypt(9, rng=KeyedPRNG.from_int(1)) == sk.raw_encrypt(
+        9, rng=KeyedPRNG.from_int(1)
+    )
+    with pytest.raises(ParameterError, match="window"):
+        fresh.precompute(window=0)
+    with pytest.raises(ParameterError, match="window"):
+        fresh.precompute(window=True)
+
+
+def test_keyholder_makes_a_checked_hs_for_a_bare_public_key(
+    keys512: tuple[PublicKey, PrivateKey],
+) -> None:
+    pk, sk = keys512
+    holder = PrivateKey(_quiet_public_key(pk.n), sk.p, sk.q)  # as imported from phe: no h_s
+    assert not holder.public_key.has_hs
+    c = holder.raw_encrypt(11, rng=KeyedPRNG.from_int(2))
+    bare = holder.public_key
+    assert bare.has_hs and bare.hs != pk.hs
+    assert holder.raw_decrypt(c) == 11
+    assert c == bare.raw_encrypt(11, rng=KeyedPRNG.from_int(2))  # shared with the public key
+    PrivateKey(_quiet_public_key(pk.n, hs=bare.hs), sk.p, sk.q)  # passes the key-holder checks
+
+
+def test_keyholder_pool_and_r_still_work(keys512: tuple[PublicKey, PrivateKey]) -> None:
+    from heprim.paillier.pool import RandomnessPool
+
+    pk, sk = keys512
+    pool = RandomnessPool(sk, 2, rng=KeyedPRNG.from_int(3))
+    assert sk.raw_decrypt(sk.raw_encrypt(4, pool=pool)) == 4
+    assert sk.raw_encrypt(4, 5, mode="djn") == pk.raw_encrypt(4, 5) == sk.raw_encrypt(4, 5)
+    with pytest.raises(ParameterError, match="either r or pool"):
+        sk.raw_encrypt(4, 5, pool=pool)

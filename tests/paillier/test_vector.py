@@ -117,7 +117,7 @@ def test_mixed_object_array_takes_the_lowest_exponent(sk: PrivateKey, pk: Public
 
 def test_private_key_crt_and_standard_modes_decrypt(sk: PrivateKey, pk: PublicKey) -> None:
     arr = np.array([5, -7, 11])
-    for key, mode in ((sk, "djn"), (pk, "standard"), (pk, "djn")):
+    for key, mode in ((sk, "djn"), (sk, "standard"), (pk, "standard"), (pk, "djn")):
         vec = encrypt_vector(key, arr, mode=mode, rng=KeyedPRNG.from_int(6))  # type: ignore[arg-type]
         assert vec.public_key == pk
         np.testing.assert_array_equal(decrypt_vector(sk, vec), arr)
@@ -338,11 +338,36 @@ def test_workers_give_the_same_ciphertexts_as_sequential(
     np.testing.assert_array_equal(out, values)
     crt = encrypt_vector(sk, values, rng=KeyedPRNG.from_int(22), workers=2, backend=backend)  # type: ignore[arg-type]
     assert crt.ciphertexts == encrypt_vector(sk, values, rng=KeyedPRNG.from_int(22)).ciphertexts
+    # The key holder's DJN by CRT is the public DJN ciphertext for the same seeds.
+    assert crt.ciphertexts == encrypt_vector(pk, values, rng=KeyedPRNG.from_int(22)).ciphertexts
+    std = encrypt_vector(
+        sk,
+        values,
+        rng=KeyedPRNG.from_int(24),
+        mode="standard",
+        workers=2,
+        backend=backend,  # type: ignore[arg-type]
+    )
+    seq = encrypt_vector(sk, values, rng=KeyedPRNG.from_int(24), mode="standard")
+    assert std.ciphertexts == seq.ciphertexts != crt.ciphertexts
+    np.testing.assert_array_equal(decrypt_vector(sk, std), values)
     again, reference = 0 + par, +par
     assert again is not par and reference is not par
     again.obfuscate(rng=KeyedPRNG.from_int(23), workers=2, backend=backend)  # type: ignore[arg-type]
     reference.obfuscate(rng=KeyedPRNG.from_int(23))
     assert again.ciphertexts == reference.ciphertexts != par.ciphertexts
+
+
+def test_auto_backend_choice(sk: PrivateKey, pk: PublicKey) -> None:
+    from heprim.paillier.vector import _resolve_backend
+
+    # Python-level table products hold the GIL: processes. Long powmods release it: threads.
+    assert _resolve_backend("auto", "encrypt", pk, "djn") == "process"
+    assert _resolve_backend("auto", "encrypt", sk, "djn") == "process"
+    assert _resolve_backend("auto", "obfuscate", pk, "djn") == "process"
+    assert _resolve_backend("auto", "encrypt", pk, "standard") == "thread"
+    assert _resolve_backend("auto", "encrypt", sk, "standard") == "thread"
+    assert _resolve_backend("auto", "decrypt", sk, "djn") == "thread"
 
 
 def test_every_chunk_gets_fresh_randomness(pk: PublicKey) -> None:
