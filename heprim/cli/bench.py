@@ -149,14 +149,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     theirs = phe_operations(private_key, batch)
     if theirs is None:
         report.line("phe not installed: heprim only (pip install phe==1.5.0 to compare)")
-        report.line(f"{'operation':<15}{'heprim':>10}")
+        report.line(f"{'operation':<22}{'heprim':>10}")
     else:
-        report.line(f"{'operation':<15}{'heprim':>10}{'phe':>10}{'phe/heprim':>12}")
+        report.line(f"{'operation':<22}{'heprim':>10}{'phe':>10}{'phe/heprim':>12}")
     phe_encrypt: float | None = None
     for name, calls in OPERATIONS:
         heprim_ms = 1000 * time_per_call(ours[name], calls, args.repeat)
         if theirs is None:
-            report.line(f"{name:<15}{heprim_ms:>10.3f}")
+            report.line(f"{name:<22}{heprim_ms:>10.3f}")
             continue
         # phe has one encryption: time it once and compare both of heprim's paths with it.
         if name.startswith("encrypt") and phe_encrypt is not None:
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             phe_ms = 1000 * time_per_call(theirs[name], calls, args.repeat)
             if name.startswith("encrypt"):
                 phe_encrypt = phe_ms
-        report.line(f"{name:<15}{heprim_ms:>10.3f}{phe_ms:>10.3f}{phe_ms / heprim_ms:>11.1f}x")
+        report.line(f"{name:<22}{heprim_ms:>10.3f}{phe_ms:>10.3f}{phe_ms / heprim_ms:>11.1f}x")
     report.line(
         f"encrypt (key holder) is the key holder's path; mul is by a {SCALAR_BITS}-bit scalar; "
         "ciphertexts are not re-randomised after add/mul in either library"
