@@ -23,6 +23,7 @@ from typing import TypeVar, overload
 
 from heprim.errors import ParameterError, SerializationError
 from heprim.paillier.keys import PrivateKey, PublicKey
+from heprim.serialize import bfv as _bfv
 from heprim.serialize.envelope import Reader, parse_document, render_document
 from heprim.serialize.paillier import DUMPERS, LOADERS
 
@@ -54,22 +55,33 @@ def dumps(obj: object, *, include_secret: bool = False) -> str:
     for cls, kind, dump in DUMPERS:
         if isinstance(obj, cls):
             return render_document(kind, dump(obj))
+    if _bfv.handles(obj):  # BFV parameters, keys, plaintexts, ciphertexts
+        return _bfv.dumps(obj, include_secret=include_secret)
     raise ParameterError(f"heprim.serialize cannot serialize a {type(obj).__name__}")
 
 
 @overload
 def loads(
-    text: str | bytes, *, public_key: PublicKey | PrivateKey | None = ..., expect: None = ...
+    text: str | bytes,
+    *,
+    public_key: PublicKey | PrivateKey | None = ...,
+    expect: None = ...,
+    context: object = ...,
 ) -> object: ...
 @overload
 def loads(
-    text: str | bytes, *, public_key: PublicKey | PrivateKey | None = ..., expect: type[T]
+    text: str | bytes,
+    *,
+    public_key: PublicKey | PrivateKey | None = ...,
+    expect: type[T],
+    context: object = ...,
 ) -> T: ...
 def loads(
     text: str | bytes,
     *,
     public_key: PublicKey | PrivateKey | None = None,
     expect: type[T] | None = None,
+    context: object = None,
 ) -> object:
     """Load what :func:`dumps` wrote, checking every invariant.
 
@@ -79,6 +91,8 @@ def loads(
             fingerprint must match it. A private key stands for its public key.
         expect: the type the caller wants; anything else raises :class:`SerializationError`
             (and the return value is typed accordingly).
+        context: for BFV plaintexts and ciphertexts, their ``bfv.Parameters`` or a key of their
+            key set (see :mod:`heprim.serialize.bfv`).
 
     Raises:
         SerializationError: malformed, truncated, tampered, unknown type or version, missing or
@@ -94,6 +108,13 @@ def loads(
         )
     doc = parse_document(text)
     kind = doc["heprim"]
+    if isinstance(kind, str) and kind in _bfv.KINDS:
+        obj = _bfv.load_document(doc, context=context)
+        if expect is not None and not isinstance(obj, expect):
+            raise SerializationError(
+                f"expected a {expect.__name__}, but the document holds a {kind}"
+            )
+        return obj
     if not isinstance(kind, str) or kind not in LOADERS:
         raise SerializationError(
             f"unknown heprim document type {kind!r}; this version reads {', '.join(LOADERS)}"
