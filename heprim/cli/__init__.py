@@ -11,7 +11,9 @@ Subcommands:
 ``secagg simulate``
     SecAgg / SecAgg+ clients and server in process, with dropouts, an exactness check and costs;
 ``pjc``
-    private intersection-sum of two CSV files, both parties here or one against a peer.
+    private intersection-sum of two CSV files, both parties here or one against a peer;
+``bfv-params``
+    the BFV parameter presets with their security, slots and estimated depth.
 
 :func:`main` takes the argument list and returns the exit code, so it is testable without a
 subprocess. Each subcommand lives in its own module with a ``register(subparsers)`` function that
@@ -32,13 +34,13 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from heprim import __version__
-from heprim.cli import bench, demo, keygen, pjc, secagg
+from heprim.cli import bench, bfv_params, demo, keygen, pjc, secagg
 from heprim.errors import HeprimError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: The modules that provide a subcommand, in the order ``--help`` lists them.
-SUBCOMMANDS = (demo, bench, keygen, secagg, pjc)
+SUBCOMMANDS = (demo, bench, keygen, secagg, pjc, bfv_params)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -470,3 +470,13 @@ def test_readme_commands_are_the_ones_ci_runs() -> None:
     commands = re.findall(r"```console\n(.*?)\n```", readme, flags=re.DOTALL)
     assert commands[:2] == [demo, tests], "the README must open with these two commands"
     assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_bfv_params_lists_every_preset_with_its_security() -> None:
+    from heprim.bfv import PRESETS
+
+    code, report = run_cli("bfv-params")
+    assert code == 0
+    for name in PRESETS:
+        assert name in report
+    assert report.count("128-bit") == len(PRESETS)
