@@ -20,23 +20,19 @@ value and the ratio (``speedup_vs_phe``).
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import warnings
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _paillier_keys import fixed_key, phe_pair
 
-from heprim.errors import InsecureParametersWarning
 from heprim.math.prng import KeyedPRNG
 from heprim.paillier import PrivateKey, PublicKey
 from heprim.paillier.packing import PackedEncoder
 
-PRIMES = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "paillier_test_primes.json"
 FULL = os.environ.get("HEPRIM_BENCH_FULL") == "1"
 CLIENTS, VALUES = (100, 10_000) if FULL else (5, 500)
 SLOT_BITS = 16
@@ -47,12 +43,7 @@ GROUP = f"packed-aggregation-{CLIENTS}x{VALUES}x{SLOT_BITS}bit"
 
 @cache
 def keys() -> tuple[PublicKey, PrivateKey]:
-    entry = json.loads(PRIMES.read_text())["keys"][str(BITS)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InsecureParametersWarning)
-        sk = PrivateKey.from_primes(
-            int(entry["p"], 16), int(entry["q"], 16), rng=KeyedPRNG.from_int(1)
-        )
+    sk = fixed_key(BITS)
     sk.public_key.precompute()
     return sk.public_key, sk
 
@@ -67,10 +58,7 @@ def client_values() -> np.ndarray[Any, np.dtype[np.int64]]:
 @cache
 def phe_per_value() -> float:
     """phe's extrapolated seconds per value for the full CLIENTS x VALUES pipeline."""
-    paillier = pytest.importorskip("phe.paillier")
-    _, sk = keys()
-    pub = paillier.PaillierPublicKey(int(sk.public_key.n))
-    priv = paillier.PaillierPrivateKey(pub, int(sk.p), int(sk.q))
+    pub, priv = phe_pair(keys()[1])
     sample = client_values()[:PHE_SAMPLE_CLIENTS, :PHE_SAMPLE_VALUES].tolist()
     best = (float("inf"), float("inf"), float("inf"))
     for _ in range(3):
@@ -136,10 +124,7 @@ def test_packed_aggregation_heprim(benchmark: Any, workers: int) -> None:
 
 def test_packed_aggregation_phe_sample(benchmark: Any) -> None:
     """phe's element-wise pipeline on the sample only (see the module docstring)."""
-    paillier = pytest.importorskip("phe.paillier")
-    _, sk = keys()
-    pub = paillier.PaillierPublicKey(int(sk.public_key.n))
-    priv = paillier.PaillierPrivateKey(pub, int(sk.p), int(sk.q))
+    pub, priv = phe_pair(keys()[1])
     sample = client_values()[:PHE_SAMPLE_CLIENTS, :PHE_SAMPLE_VALUES].tolist()
     benchmark.group = GROUP
     benchmark.extra_info.update(

@@ -13,20 +13,15 @@ key-holder encryption (DJN by CRT, its default) >= 3x (expected 15-25x), the key
 
 from __future__ import annotations
 
-import json
 import os
-import warnings
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _paillier_keys import fixed_key, phe_pair
 
-from heprim.errors import InsecureParametersWarning
-from heprim.math.prng import KeyedPRNG
 from heprim.paillier import PrivateKey, PublicKey
 
-PRIMES = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "paillier_test_primes.json"
 SIZES = [2048, 3072] if os.environ.get("HEPRIM_BENCH_FULL") == "1" else [2048]
 VALUE = 1234567891011
 SCALAR = 2**31 - 19
@@ -34,12 +29,7 @@ SCALAR = 2**31 - 19
 
 @cache
 def heprim_keys(bits: int) -> tuple[PublicKey, PrivateKey]:
-    entry = json.loads(PRIMES.read_text())["keys"][str(bits)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InsecureParametersWarning)
-        sk = PrivateKey.from_primes(
-            int(entry["p"], 16), int(entry["q"], 16), rng=KeyedPRNG.from_int(bits)
-        )
+    sk = fixed_key(bits, seed=bits)
     sk.public_key.precompute()
     sk.precompute()
     return sk.public_key, sk
@@ -47,10 +37,7 @@ def heprim_keys(bits: int) -> tuple[PublicKey, PrivateKey]:
 
 @cache
 def phe_keys(bits: int) -> tuple[Any, Any]:
-    paillier = pytest.importorskip("phe.paillier")
-    _, sk = heprim_keys(bits)
-    pub = paillier.PaillierPublicKey(int(sk.public_key.n))
-    return pub, paillier.PaillierPrivateKey(pub, int(sk.p), int(sk.q))
+    return phe_pair(heprim_keys(bits)[1])
 
 
 def _group(benchmark: Any, op: str, bits: int, lib: str) -> None:

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _paillier_keys import PRIMES, fixed_key
 
 from heprim.errors import InsecureParametersWarning
-from heprim.math.prng import KeyedPRNG
 from heprim.net.tcp import connect
-from heprim.paillier.keys import PrivateKey, generate_keypair
+from heprim.paillier.keys import generate_keypair
 from heprim.pjc import (
     IdentifierParty,
     PJCRun,
@@ -50,16 +50,6 @@ from heprim.pjc.messages import Round
 FULL = os.environ.get("HEPRIM_BENCH_FULL") == "1"
 SIZE = 10_000 if FULL else 200
 ROOT = Path(__file__).resolve().parents[1]
-PRIMES = ROOT / "tests" / "vectors" / "paillier_test_primes.json"
-
-
-def _key(bits: int) -> PrivateKey:
-    entry = json.loads(PRIMES.read_text())["keys"][str(bits)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InsecureParametersWarning)
-        return PrivateKey.from_primes(
-            int(entry["p"], 16), int(entry["q"], 16), allow_insecure=True, rng=KeyedPRNG.from_int(1)
-        )
 
 
 def _data(n: int) -> tuple[list[str], list[str], list[int], int, int]:
@@ -100,7 +90,7 @@ TCP_BITS = [2048, 3072] if FULL else [2048]
 def test_pjc_in_process(benchmark: Any, group: str, bits: int) -> None:
     benchmark.group = "pjc-e2e"
     left, right, values, size, total = _data(SIZE)
-    key = _key(bits)
+    key = fixed_key(bits)
     box: list[PJCRun] = []
 
     def session() -> None:
@@ -213,6 +203,6 @@ def test_run_in_process_matches_the_parties(benchmark: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InsecureParametersWarning)
         a = IdentifierParty(left, allow_insecure=True)
-        b = ValueParty(right, values, private_key=_key(1024), allow_insecure=True)
+        b = ValueParty(right, values, private_key=fixed_key(1024), allow_insecure=True)
         run = benchmark.pedantic(lambda: run_in_process(a, b), rounds=1, iterations=1)
     assert run.left is not None and (run.left.size, run.left.sum) == (size, total)

@@ -16,22 +16,18 @@ forks the worker pool, as a long-lived key would have them (the fork costs ~10-5
 
 from __future__ import annotations
 
-import json
 import os
-import warnings
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _paillier_keys import fixed_key, phe_pair
 
-from heprim.errors import InsecureParametersWarning
 from heprim.math.prng import KeyedPRNG
 from heprim.paillier import PrivateKey, PublicKey
 from heprim.paillier.vector import decrypt_vector, encrypt_vector
 
-PRIMES = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "paillier_test_primes.json"
 FULL = os.environ.get("HEPRIM_BENCH_FULL") == "1"
 SIZE = 1024 if FULL else 128
 PHE_SIZE = SIZE if FULL else 16  # phe is slow: a smaller sample in the smoke run (extra_info says)
@@ -41,12 +37,7 @@ ROUNDS = 3
 
 @cache
 def keys() -> tuple[PublicKey, PrivateKey]:
-    entry = json.loads(PRIMES.read_text())["keys"][str(BITS)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InsecureParametersWarning)
-        sk = PrivateKey.from_primes(
-            int(entry["p"], 16), int(entry["q"], 16), rng=KeyedPRNG.from_int(1)
-        )
+    sk = fixed_key(BITS)
     sk.public_key.precompute()
     sk.precompute()
     return sk.public_key, sk
@@ -111,10 +102,7 @@ def test_decrypt_heprim(benchmark: Any, workers: int, backend: str) -> None:
 
 @cache
 def phe_keys() -> tuple[Any, Any]:
-    paillier = pytest.importorskip("phe.paillier")
-    _, sk = keys()
-    pub = paillier.PaillierPublicKey(int(sk.public_key.n))
-    return pub, paillier.PaillierPrivateKey(pub, int(sk.p), int(sk.q))
+    return phe_pair(keys()[1])
 
 
 def test_encrypt_phe(benchmark: Any) -> None:

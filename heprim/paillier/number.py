@@ -22,7 +22,7 @@ always the raw value and the choice is yours). ``encrypt()`` output is always fr
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from heprim.errors import KeyMismatchError, ParameterError
 from heprim.paillier.encoding import BASE, EncodedNumber
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from heprim.paillier.pool import RandomnessPool
 
 __all__ = ["EncryptedNumber"]
+
+_Addend = TypeVar("_Addend", EncodedNumber, "EncryptedNumber")
 
 
 def _is_plain_scalar(value: object) -> bool:
@@ -129,25 +131,25 @@ class EncryptedNumber:
                 f"and {other_key.fingerprint[:8]} for {what})"
             )
 
+    def _aligned(self, other: _Addend) -> tuple[EncryptedNumber, _Addend]:
+        """Both addends at the smaller of their exponents (phe's alignment before adding)."""
+        if self.exponent > other.exponent:
+            return self.decrease_exponent_to(other.exponent), other
+        if self.exponent < other.exponent:
+            return self, other.decrease_exponent_to(self.exponent)
+        return self, other
+
     def _add_encoded(self, encoded: EncodedNumber) -> EncryptedNumber:
         """``E(a) * (1 + b n)``: adding a plaintext needs no randomness (a trivial encryption)."""
         self._same_key(encoded.public_key, "addition")
-        a, b = self, encoded
-        if a.exponent > b.exponent:
-            a = a.decrease_exponent_to(b.exponent)
-        elif a.exponent < b.exponent:
-            b = b.decrease_exponent_to(a.exponent)
+        a, b = self._aligned(encoded)
         pk = self.public_key
         c = a._ciphertext * (1 + b.encoding * pk.n) % pk.nsquare
         return EncryptedNumber._trusted(pk, c, a.exponent)
 
     def _add_encrypted(self, other: EncryptedNumber) -> EncryptedNumber:
         self._same_key(other.public_key, "addition")
-        a, b = self, other
-        if a.exponent > b.exponent:
-            a = a.decrease_exponent_to(b.exponent)
-        elif a.exponent < b.exponent:
-            b = b.decrease_exponent_to(a.exponent)
+        a, b = self._aligned(other)
         pk = self.public_key
         return EncryptedNumber._trusted(pk, a._ciphertext * b._ciphertext % pk.nsquare, a.exponent)
 

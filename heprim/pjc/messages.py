@@ -32,10 +32,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 from heprim.errors import SerializationError
 from heprim.pjc.group import group_by_code
+from heprim.secagg.wire import Reader, abort_body, parse_abort_reason, unpack_header
 
 __all__ = [
     "HEADER_BYTES",
@@ -140,28 +141,9 @@ class ValueLayout:
             raise SerializationError(f"inconsistent value layout {self}")
 
 
-class _Reader:
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: memoryview, pos: int) -> None:
-        self._data, self._pos = data, pos
-
-    def take(self, n: int) -> memoryview:
-        if n < 0 or self._pos + n > len(self._data):
-            raise SerializationError("truncated private-intersection message")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
-
-    def unpack(self, fmt: str) -> tuple[Any, ...]:
-        s = struct.Struct(fmt)
-        return s.unpack(self.take(s.size))
-
-    def count(self, item_size: int) -> int:
-        (n,) = self.unpack(">I")
-        if n * item_size > len(self._data) - self._pos:
-            raise SerializationError("truncated private-intersection message (list too long)")
-        return int(n)
+class _Reader(Reader):
+    __slots__ = ()
+    WHAT: ClassVar[str] = "private-intersection message"
 
     def elements(self, size: int) -> tuple[bytes, ...]:
         n = self.count(size)
@@ -175,10 +157,6 @@ class _Reader:
         return tuple(
             int.from_bytes(block[i : i + width], "big") for i in range(0, n * width, width)
         )
-
-    def finish(self) -> None:
-        if self._pos != len(self._data):
-            raise SerializationError("trailing bytes after a private-intersection message")
 
 
 def _element_size(group: int) -> int:
@@ -412,16 +390,11 @@ class Abort(Message):
     reason: str
 
     def _body(self) -> bytes:
-        text = self.reason.encode()[:65535]
-        return struct.pack(">H", len(text)) + text
+        return abort_body(self.reason)
 
     @classmethod
     def _parse(cls, session: bytes, r: _Reader) -> Abort:
-        (n,) = r.unpack(">H")
-        try:
-            return cls(session, bytes(r.take(n)).decode())
-        except UnicodeDecodeError:
-            raise SerializationError("an abort reason is UTF-8 text") from None
+        return cls(session, parse_abort_reason(r))
 
 
 _KINDS: Final[dict[int, type[Message]]] = {
@@ -440,17 +413,7 @@ def encode(message: Message) -> bytes:
 
 def decode(data: bytes | bytearray | memoryview) -> Message:
     """Parse one message; :class:`SerializationError` if it is malformed in any way."""
-    view = memoryview(data).cast("B")
-    if len(view) < HEADER_BYTES:
-        raise SerializationError("truncated private-intersection message (no complete header)")
-    magic, version, kind, session = _HEADER.unpack(view[:HEADER_BYTES])
-    if magic != MAGIC:
-        raise SerializationError("not a heprim private-intersection message (bad magic)")
-    if version != VERSION:
-        raise SerializationError(
-            f"private-intersection message version {version}; this heprim speaks version "
-            f"{VERSION}: upgrade the older party"
-        )
+    view, (kind, session) = unpack_header(data, _HEADER, MAGIC, VERSION, _Reader.WHAT)
     cls = _KINDS.get(kind)
     if cls is None:
         raise SerializationError(f"unknown private-intersection message kind {kind}")

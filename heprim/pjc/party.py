@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import numpy as np
 
@@ -229,10 +229,57 @@ def _packer(layout: ValueLayout, public_key: PublicKey) -> PackedEncoder:
     )
 
 
+class _Party:
+    """What both parties share: the stage, the local abort and the checks every message passes."""
+
+    NAME: ClassVar[str]
+    stage: Stage
+    cost: CostLedger
+    abort_reason: str | None
+    _session: bytes | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the session is over (done or aborted)."""
+        return self.stage in (Stage.DONE, Stage.ABORTED)
+
+    def abort(self, reason: str) -> Abort:
+        """End the session locally (e.g. the driver failed) and return the Abort to send."""
+        self.stage, self.abort_reason = Stage.ABORTED, reason
+        return Abort(self._session or _NO_SESSION, reason)
+
+    def _check_live(self, message: Message) -> None:
+        if self.finished:
+            raise ProtocolError(
+                f"{self.NAME} got a {type(message).__name__} after the session ended "
+                f"({self.stage.value}): replayed or late"
+            )
+
+    def _admit(self, message: Message, round_: Round, expected: type[Message]) -> bool:
+        """Whether to process ``message``: not an abort from the peer, which ends the session;
+        :class:`ProtocolError` for anything but ``expected``."""
+        if isinstance(message, Abort):
+            self.cost.received(message, round_)
+            self.stage, self.abort_reason = Stage.ABORTED, message.reason
+            return False
+        if not isinstance(message, expected):
+            raise ProtocolError(
+                f"{self.NAME} expected {expected.__name__} ({self.stage.value}) but got "
+                f"{type(message).__name__}: out of order or replayed"
+            )
+        return True
+
+    def _charge(self, message: Message, replies: list[Message], round_: Round) -> list[Message]:
+        """Charge a processed message and its replies to ``round_``; return the replies."""
+        self.cost.received(message, round_)
+        self.cost.sent(replies, round_)
+        return replies
+
+
 # --------------------------------------------------------------------------------- party A
 
 
-class IdentifierParty:
+class IdentifierParty(_Party):
     """Party A: holds identifiers only; learns the intersection size and the sum of B's values.
 
     Args:
@@ -245,6 +292,8 @@ class IdentifierParty:
     Usage: send what :meth:`start` returns; feed every message from B to :meth:`handle` and
     send what it returns; :attr:`result` is set at :attr:`Stage.DONE`.
     """
+
+    NAME: ClassVar[str] = "party A"
 
     def __init__(
         self,
@@ -291,11 +340,6 @@ class IdentifierParty:
         return self._session
 
     @property
-    def finished(self) -> bool:
-        """Whether the session is over (done or aborted)."""
-        return self.stage in (Stage.DONE, Stage.ABORTED)
-
-    @property
     def peer_public_key(self) -> PublicKey | None:
         """Party B's Paillier public key, once its reply arrived (``None`` for the size only)."""
         return self._public_key
@@ -320,26 +364,15 @@ class IdentifierParty:
     # ---------------------------------------------------------------------------- dispatch
     def handle(self, message: Message, *, progress: Progress = None) -> list[Message]:
         """Process one message from B; return the messages to send back."""
-        if self.finished:
-            raise ProtocolError(
-                f"party A got a {type(message).__name__} after the session ended "
-                f"({self.stage.value}): replayed or late"
-            )
+        self._check_live(message)
         if self.stage is Stage.START:
             raise ProtocolError("party A must start() the session before receiving messages")
-        _envelope("party A", self._session, message)
+        _envelope(self.NAME, self._session, message)
         # Work is charged to the round of the message it produces (the Revealed sum: REVEAL).
         round_ = Round.SUM if self.stage is Stage.AWAIT_REPLY else Round.REVEAL
-        if isinstance(message, Abort):
-            self.cost.received(message, round_)
-            self.stage, self.abort_reason = Stage.ABORTED, message.reason
-            return []
         expected = Reply if self.stage is Stage.AWAIT_REPLY else Revealed
-        if not isinstance(message, expected):
-            raise ProtocolError(
-                f"party A expected {expected.__name__} ({self.stage.value}) but got "
-                f"{type(message).__name__}: out of order or replayed"
-            )
+        if not self._admit(message, round_, expected):
+            return []
         with self.cost.timing(round_):
             if isinstance(message, Reply):
                 replies = self._on_reply(message, progress)
@@ -347,14 +380,7 @@ class IdentifierParty:
                 replies = self._on_revealed(message)
             else:  # pragma: no cover - excluded by the stage check above
                 raise ProtocolError(f"unexpected {type(message).__name__}")
-        self.cost.received(message, round_)
-        self.cost.sent(replies, round_)
-        return replies
-
-    def abort(self, reason: str) -> Abort:
-        """End the session locally (e.g. the driver failed) and return the Abort to send to B."""
-        self.stage, self.abort_reason = Stage.ABORTED, reason
-        return Abort(self._session or _NO_SESSION, reason)
+        return self._charge(message, replies, round_)
 
     # ---------------------------------------------------------------------------- round 2 -> 3
     def _check_public_key(self, modulus: int) -> PublicKey:
@@ -511,7 +537,7 @@ def _aggregate(
     return ids, merged
 
 
-class ValueParty:
+class ValueParty(_Party):
     """Party B: holds (identifier, values) rows and the Paillier key; learns the size only.
 
     Args:
@@ -535,6 +561,8 @@ class ValueParty:
         workers: threads or processes for the Paillier encryption of the rows.
         rng: randomness for keys, the shuffle and encryption.
     """
+
+    NAME: ClassVar[str] = "party B"
 
     def __init__(
         self,
@@ -635,11 +663,6 @@ class ValueParty:
             f"ValueParty({len(self._identifiers)} rows, group={self.group.name!r}, "
             f"stage={self.stage.value!r})"
         )
-
-    @property
-    def finished(self) -> bool:
-        """Whether the session is over (done or aborted)."""
-        return self.stage in (Stage.DONE, Stage.ABORTED)
 
     @property
     def private_key(self) -> PrivateKey | None:
@@ -759,23 +782,12 @@ class ValueParty:
     # ---------------------------------------------------------------------------- dispatch
     def handle(self, message: Message, *, progress: Progress = None) -> list[Message]:
         """Process one message from A; return the messages to send back."""
-        if self.finished:
-            raise ProtocolError(
-                f"party B got a {type(message).__name__} after the session ended "
-                f"({self.stage.value}): replayed or late"
-            )
-        _envelope("party B", self._session, message)
+        self._check_live(message)
+        _envelope(self.NAME, self._session, message)
         round_ = Round.MATCH if self.stage is Stage.AWAIT_HELLO else Round.REVEAL
-        if isinstance(message, Abort):
-            self.cost.received(message, round_)
-            self.stage, self.abort_reason = Stage.ABORTED, message.reason
-            return []
         expected = Hello if self.stage is Stage.AWAIT_HELLO else MaskedSum
-        if not isinstance(message, expected):
-            raise ProtocolError(
-                f"party B expected {expected.__name__} ({self.stage.value}) but got "
-                f"{type(message).__name__}: out of order or replayed"
-            )
+        if not self._admit(message, round_, expected):
+            return []
         if isinstance(message, Hello):
             refusal = self._refusal(message)
             if refusal is not None:
@@ -789,14 +801,7 @@ class ValueParty:
                 replies = self._on_masked_sum(message)
             else:  # pragma: no cover - excluded by the stage check above
                 raise ProtocolError(f"unexpected {type(message).__name__}")
-        self.cost.received(message, round_)
-        self.cost.sent(replies, round_)
-        return replies
-
-    def abort(self, reason: str) -> Abort:
-        """End the session locally and return the Abort to send to A."""
-        self.stage, self.abort_reason = Stage.ABORTED, reason
-        return Abort(self._session or _NO_SESSION, reason)
+        return self._charge(message, replies, round_)
 
     def _abort_with(self, session: bytes, reason: str, round_: Round) -> Abort:
         self._session = session

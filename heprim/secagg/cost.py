@@ -16,10 +16,24 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Protocol
 
-from heprim.secagg.messages import Message, Round
+from heprim.secagg.messages import Round
 
-__all__ = ["CostLedger", "RoundCost", "format_cost_table", "summarise"]
+__all__ = ["CostLedger", "RoundCost", "format_bytes", "format_cost_table", "summarise"]
+
+
+class Metered(Protocol):
+    """What a ledger needs of a message: its round (``None``: any, e.g. an abort) and size.
+
+    SecAgg's, the HE aggregation protocols' and private intersection-sum's messages all qualify.
+    """
+
+    @property
+    def ROUND(self) -> IntEnum | None: ...  # a class constant of every message class
+
+    @property
+    def nbytes(self) -> int: ...
 
 
 @dataclass
@@ -63,13 +77,13 @@ class CostLedger:
         finally:
             self.rounds[round_].seconds += time.perf_counter() - start
 
-    def received(self, message: Message, round_: IntEnum) -> None:
-        """Charge an incoming message."""
+    def received(self, message: Metered, round_: IntEnum) -> None:
+        """Charge an incoming message (to its own round; an abort to ``round_``)."""
         cost = self.rounds[message.ROUND if message.ROUND is not None else round_]
         cost.bytes_received += message.nbytes
         cost.messages_received += 1
 
-    def sent(self, messages: Iterable[Message], round_: IntEnum) -> None:
+    def sent(self, messages: Iterable[Metered], round_: IntEnum) -> None:
         """Charge outgoing messages."""
         for message in messages:
             cost = self.rounds[message.ROUND if message.ROUND is not None else round_]
@@ -95,12 +109,13 @@ def summarise(ledgers: Iterable[CostLedger]) -> dict[IntEnum, RoundCost]:
     return out
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
+def format_bytes(n: float) -> str:
+    """``1234567`` -> ``"1.2 MiB"``."""
+    for unit in ("B", "KiB", "MiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover
+    return f"{n:.1f} GiB"
 
 
 def _senders(costs: list[RoundCost]) -> list[RoundCost]:
@@ -131,9 +146,9 @@ def format_cost_table(server: CostLedger, clients: Mapping[int, CostLedger]) -> 
         max_t = max((c.seconds for c in per_client), default=0.0)
         mean_sent = sum(c.bytes_sent for c in per_client) / n
         lines.append(
-            f"{r.name.lower():<14}{s.seconds:>10.3f}{_fmt_bytes(s.bytes_sent):>13}"
-            f"{_fmt_bytes(s.bytes_received):>13}{f'{mean_t:.4f}/{max_t:.4f}':>22}"
-            f"{_fmt_bytes(mean_sent):>20}"
+            f"{r.name.lower():<14}{s.seconds:>10.3f}{format_bytes(s.bytes_sent):>13}"
+            f"{format_bytes(s.bytes_received):>13}{f'{mean_t:.4f}/{max_t:.4f}':>22}"
+            f"{format_bytes(mean_sent):>20}"
         )
     st = server.total
     totals = _senders([c.total for c in clients.values()])
@@ -141,8 +156,8 @@ def format_cost_table(server: CostLedger, clients: Mapping[int, CostLedger]) -> 
     mean_t = sum(c.seconds for c in totals) / n
     max_t = max((c.seconds for c in totals), default=0.0)
     lines.append(
-        f"{'total':<14}{st.seconds:>10.3f}{_fmt_bytes(st.bytes_sent):>13}"
-        f"{_fmt_bytes(st.bytes_received):>13}{f'{mean_t:.4f}/{max_t:.4f}':>22}"
-        f"{_fmt_bytes(sum(c.bytes_sent for c in totals) / n):>20}"
+        f"{'total':<14}{st.seconds:>10.3f}{format_bytes(st.bytes_sent):>13}"
+        f"{format_bytes(st.bytes_received):>13}{f'{mean_t:.4f}/{max_t:.4f}':>22}"
+        f"{format_bytes(sum(c.bytes_sent for c in totals) / n):>20}"
     )
     return "\n".join(lines)

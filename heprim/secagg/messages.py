@@ -43,6 +43,7 @@ from heprim.secagg.crypto import KEY_BYTES, SIGNATURE_BYTES, TAG_BYTES
 from heprim.secagg.encoding import ENCODING_BYTES, VectorEncoding
 from heprim.secagg.masking import DTYPES
 from heprim.secagg.shamir import PRIME, SHARE_BYTES
+from heprim.secagg.wire import Reader, abort_body, parse_abort_reason, unpack_header
 
 __all__ = [
     "CIPHERTEXT_BYTES",
@@ -98,39 +99,13 @@ class SecretKind(IntEnum):
     MASK_KEY = 1  # c_v^SK: the peer dropped, its pairwise masks must be removed
 
 
-class _Reader:
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: memoryview, pos: int) -> None:
-        self._data, self._pos = data, pos
-
-    def take(self, n: int) -> memoryview:
-        if n < 0 or self._pos + n > len(self._data):
-            raise SerializationError("truncated secure-aggregation message")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
-
-    def unpack(self, fmt: str) -> tuple[Any, ...]:
-        s = struct.Struct(fmt)
-        return s.unpack(self.take(s.size))
-
-    def u32(self) -> int:
-        return int(self.unpack(">I")[0])
-
-    def count(self, item_size: int) -> int:
-        n = self.u32()
-        if n * item_size > len(self._data) - self._pos:
-            raise SerializationError("truncated secure-aggregation message (list too long)")
-        return n
+class _Reader(Reader):
+    __slots__ = ()
+    WHAT: ClassVar[str] = "secure-aggregation message"
 
     def ids(self) -> tuple[int, ...]:
         n = self.count(4)
         return tuple(int(x) for x in np.frombuffer(self.take(4 * n), dtype=">u4"))
-
-    def finish(self) -> None:
-        if self._pos != len(self._data):
-            raise SerializationError("trailing bytes after a secure-aggregation message")
 
 
 def _ids(values: tuple[int, ...]) -> bytes:
@@ -485,16 +460,11 @@ class Abort(Message):
     reason: str
 
     def _body(self) -> bytes:
-        text = self.reason.encode()[:65535]
-        return struct.pack(">H", len(text)) + text
+        return abort_body(self.reason)
 
     @classmethod
     def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> Abort:
-        (n,) = r.unpack(">H")
-        try:
-            return cls(session, sender, recipient, bytes(r.take(n)).decode())
-        except UnicodeDecodeError:
-            raise SerializationError("an abort reason is UTF-8 text") from None
+        return cls(session, sender, recipient, parse_abort_reason(r))
 
 
 _KINDS: Final[dict[int, type[Message]]] = {
@@ -528,17 +498,9 @@ def encode(message: Message) -> bytes:
 
 def decode(data: bytes | bytearray | memoryview) -> Message:
     """Parse one message; :class:`SerializationError` if it is malformed in any way."""
-    view = memoryview(data).cast("B")
-    if len(view) < HEADER_BYTES:
-        raise SerializationError("truncated secure-aggregation message (no complete header)")
-    magic, version, kind, session, sender, recipient = _HEADER.unpack(view[:HEADER_BYTES])
-    if magic != MAGIC:
-        raise SerializationError("not a heprim secure-aggregation message (bad magic)")
-    if version != VERSION:
-        raise SerializationError(
-            f"secure-aggregation message version {version}; this heprim speaks version "
-            f"{VERSION}: upgrade the older party"
-        )
+    view, (kind, session, sender, recipient) = unpack_header(
+        data, _HEADER, MAGIC, VERSION, _Reader.WHAT
+    )
     cls = _KINDS.get(kind)
     if cls is None:
         raise SerializationError(f"unknown secure-aggregation message kind {kind}")
