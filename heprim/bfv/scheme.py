@@ -30,13 +30,13 @@ from heprim.bfv.ciphertext import Ciphertext
 from heprim.bfv.context import context_of
 from heprim.bfv.encoder import Plaintext
 from heprim.bfv.keys import SEED_BYTES, PublicKey, SecretKey, expand_uniform
-from heprim.bfv.params import ERROR_STDDEV
+from heprim.bfv.params import ERROR_STDDEV, Parameters
 from heprim.errors import KeyMismatchError, NoiseBudgetExhausted, ParameterError
 from heprim.math.prng import PRNG, default_rng
 from heprim.ring import RingElement
 from heprim.ring.rns import scale_rounder
 
-__all__ = ["Decryptor", "Encryptor", "decrypt_raw"]
+__all__ = ["Decryptor", "Encryptor", "decrypt_raw", "round_to_plaintext"]
 
 U64 = npt.NDArray[np.uint64]
 
@@ -152,26 +152,37 @@ class Decryptor:
                 the result would be unreliable. Use fewer multiplications per ciphertext, more
                 ciphertext primes, or switch modulus later.
         """
-        x = decrypt_raw(ct, self.secret_key)
-        t = self.params.plain_modulus
-        # w = round(4 t x / Q_l) = 4 m + round(4 v) (+ multiples of 4t): its residue mod 4 is
-        # round(4 v) mod 4 and its residue mod t gives m. Odd t: the moduli 4 and t; even t: 4t.
-        if t % 2:
-            w = scale_rounder(x.ring.moduli, 4 * t, (4, t)).apply(x.data)
-            w_mod_4, w_mod_t = w[0].astype(np.int64), w[1].astype(np.int64)
-        else:
-            w_mod_4t = scale_rounder(x.ring.moduli, 4 * t, (4 * t,)).apply(x.data)[0]
-            w_mod_4, w_mod_t = (w_mod_4t & np.uint64(3)).astype(np.int64), w_mod_4t.astype(np.int64)
-        if bool((w_mod_4 == 2).any()):
-            raise NoiseBudgetExhausted(
-                "the ciphertext's noise is too large to decrypt reliably (its invariant noise "
-                "reached 3/8 of the plaintext step); the computation exceeded the depth these "
-                "parameters allow. Use more ciphertext primes or a shallower circuit"
-            )
-        rounded_noise = (w_mod_4 == 1).astype(np.int64) - (w_mod_4 == 3).astype(np.int64)
-        if t % 2:  # m = (w - round(4 v)) * 4^-1 mod t
-            shifted = ((w_mod_t - rounded_noise) % t).astype(np.uint64)
-            message = shifted * np.uint64(pow(4, -1, t)) % np.uint64(t)
-        else:  # m = (w - round(4 v)) / 4, an exact division modulo 4t
-            message = ((w_mod_t - rounded_noise) % (4 * t) // 4).astype(np.uint64)
-        return Plaintext._make(self.params, message)
+        return round_to_plaintext(self.params, decrypt_raw(ct, self.secret_key))
+
+
+def round_to_plaintext(params: Parameters, x: RingElement) -> Plaintext:
+    """The plaintext of ``x = [c_0 + c_1 s + ...]_{Q_l}``: ``round(t x / Q_l) mod t``.
+
+    The last step of :meth:`Decryptor.decrypt`, shared with the collective decryption of
+    :mod:`heprim.bfv.multiparty`, where ``x`` is assembled from decryption shares.
+
+    Raises:
+        NoiseBudgetExhausted: some coefficient's invariant noise reached 3/8 (see the module).
+    """
+    t = params.plain_modulus
+    # w = round(4 t x / Q_l) = 4 m + round(4 v) (+ multiples of 4t): its residue mod 4 is
+    # round(4 v) mod 4 and its residue mod t gives m. Odd t: the moduli 4 and t; even t: 4t.
+    if t % 2:
+        w = scale_rounder(x.ring.moduli, 4 * t, (4, t)).apply(x.data)
+        w_mod_4, w_mod_t = w[0].astype(np.int64), w[1].astype(np.int64)
+    else:
+        w_mod_4t = scale_rounder(x.ring.moduli, 4 * t, (4 * t,)).apply(x.data)[0]
+        w_mod_4, w_mod_t = (w_mod_4t & np.uint64(3)).astype(np.int64), w_mod_4t.astype(np.int64)
+    if bool((w_mod_4 == 2).any()):
+        raise NoiseBudgetExhausted(
+            "the ciphertext's noise is too large to decrypt reliably (its invariant noise "
+            "reached 3/8 of the plaintext step); the computation exceeded the depth these "
+            "parameters allow. Use more ciphertext primes or a shallower circuit"
+        )
+    rounded_noise = (w_mod_4 == 1).astype(np.int64) - (w_mod_4 == 3).astype(np.int64)
+    if t % 2:  # m = (w - round(4 v)) * 4^-1 mod t
+        shifted = ((w_mod_t - rounded_noise) % t).astype(np.uint64)
+        message = shifted * np.uint64(pow(4, -1, t)) % np.uint64(t)
+    else:  # m = (w - round(4 v)) / 4, an exact division modulo 4t
+        message = ((w_mod_t - rounded_noise) % (4 * t) // 4).astype(np.uint64)
+    return Plaintext._make(params, message)

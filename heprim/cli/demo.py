@@ -12,7 +12,8 @@ from decentralized data", AISTATS 2017: federated averaging) on real data:
    to ``[-clip, clip]``; some hospitals drop out (``--dropout``) before uploading.
 3. The updates, weighted by each hospital's number of patients, are summed with the chosen
    ``--protocol``: ``paillier`` (packed threshold Paillier: hospitals 1..l hold key shares and
-   a majority of them decrypt the sum; the default), ``secagg+`` or ``secagg`` (masking), or
+   a majority of them decrypt the sum; the default), ``bfv`` (batched multiparty BFV: the same
+   hospitals generate a threshold key together, no dealer), ``secagg+`` or ``secagg`` (masking), or
    ``plain`` (no protection, for reference). Every message is serialised as on a network.
 4. The server moves the global model by the weighted mean of the updates. A round whose
    session aborts (too few decryptors left, say) leaves the model where it was.
@@ -49,6 +50,7 @@ from heprim.math.prng import PRNG, KeyedPRNG, SystemPRNG
 
 if TYPE_CHECKING:  # imported when run: `heprim --version` should not load the schemes
     from heprim.secagg.encoding import VectorEncoding
+    from heprim.secagg.he_bfv import BFVDeployment
     from heprim.secagg.he_paillier import PaillierDeployment
 
 __all__ = [
@@ -64,7 +66,7 @@ __all__ = [
     "synthetic_dataset",
 ]
 
-PROTOCOLS = ("paillier", "secagg+", "secagg", "plain")
+PROTOCOLS = ("paillier", "bfv", "secagg+", "secagg", "plain")
 DEFAULT_HOSPITALS = 10
 DEFAULT_ROUNDS = 8
 DEFAULT_BITS = 2048
@@ -153,7 +155,7 @@ def register(subparsers: Any) -> None:
         "--decryptors",
         type=_positive,
         default=None,
-        help="paillier: hospitals holding key shares, a majority of whom decrypt (default: "
+        help="paillier, bfv: hospitals holding key shares, a majority of whom decrypt (default: "
         "5, or all when fewer)",
     )
     parser.add_argument(
@@ -357,7 +359,7 @@ def _mean_update(
     weights: Mapping[int, int],
     dropped: frozenset[int],
     encoding: VectorEncoding,
-    deployment: PaillierDeployment | None,
+    deployment: PaillierDeployment | BFVDeployment | None,
     rng: PRNG,
 ) -> tuple[Float64Array, RoundRecord]:
     """Aggregate one round's updates with the protocol; the weighted mean and the costs."""
@@ -375,9 +377,9 @@ def _mean_update(
         record.wall_seconds = time.perf_counter() - start
         return mean, record
     result: Any
-    if protocol == "paillier":
+    if protocol in ("paillier", "bfv"):
         if deployment is None:  # pragma: no cover - federated_run always deals a key first
-            raise ParameterError("the paillier protocol needs a dealt key")
+            raise ParameterError(f"the {protocol} protocol needs a key")
         result = simulate_he(
             dict(updates),
             encoding,
@@ -453,6 +455,17 @@ def _deal(
     return deployment, time.perf_counter() - start
 
 
+def _bfv_keys(
+    decryptors: int | None, hospitals: int, encoding: VectorEncoding, rng: PRNG
+) -> BFVDeployment:
+    """Hospitals 1 .. decryptors generate a majority-of-decryptors BFV key together."""
+    from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
+
+    holders = decryptors if decryptors is not None else min(5, hospitals)
+    params = aggregation_parameters(encoding.modulus_bits(hospitals))
+    return BFVDeployment.generate(list(range(1, holders + 1)), holders // 2 + 1, params, rng=rng)
+
+
 def federated_run(
     protocol: str = "paillier",
     *,
@@ -480,13 +493,18 @@ def federated_run(
     sites = split_hospitals(data, hospitals, seed)
     weights = {u: h.weight for u, h in enumerate(sites, start=1)}
     # The weight bound is public: the largest hospital's training-set size, rounded up.
-    encoding = VectorEncoding.floats(
-        -clip, clip, quant_bits, max_weight=1 << max(weights.values()).bit_length()
-    )
+    max_weight = 1 << max(weights.values()).bit_length()
+    encoding = VectorEncoding.floats(-clip, clip, quant_bits, max_weight=max_weight)
+    requested_bits = quant_bits
+    # BFV slots hold sums below its plain modulus (< 2^28 here): fewer quantisation levels.
+    while protocol == "bfv" and encoding.modulus_bits(hospitals) > 28 and quant_bits > 1:
+        quant_bits -= 1
+        encoding = VectorEncoding.floats(-clip, clip, quant_bits, max_weight=max_weight)
     bound = 2 * clip / ((1 << quant_bits) - 1)
     rng = KeyedPRNG(hashlib.sha3_256(f"heprim.demo.run:{seed}".encode()).digest())
     summary: dict[str, Any] = {"dataset": data.source, "bound": bound, "weights": weights}
-    deployment = None
+    deployment: PaillierDeployment | None = None
+    keys: BFVDeployment | None = None
     if protocol == "paillier":
         holders = decryptors if decryptors is not None else min(5, hospitals)
         deployment, dealt = _deal(holders, bits, rng.derive("dealer"), report)
@@ -497,6 +515,24 @@ def federated_run(
             report.line(
                 f"dealer: {bits}-bit threshold Paillier key, hospitals 1-{holders} hold shares, "
                 f"any {deployment.threshold} decrypt ({dealt:.1f} s, then forgotten)"
+            )
+    if protocol == "bfv":
+        keys = _bfv_keys(decryptors, hospitals, encoding, rng.derive("keygen"))
+        summary["decryptors"] = len(keys.decryptors)
+        summary["threshold"] = keys.threshold
+        summary["quant_bits"] = quant_bits
+        if report is not None:
+            params = keys.public.params
+            report.line(
+                f"collective BFV key (N={params.degree}, t={params.plain_modulus}): hospitals "
+                f"1-{len(keys.decryptors)} hold threshold shares, any "
+                f"{keys.threshold} decrypt ({keys.keygen_seconds:.2f} s)"
+                + (
+                    f"; quantisation {quant_bits} bits instead of {requested_bits} so that the "
+                    "weighted sum fits the plain modulus"
+                    if quant_bits != requested_bits
+                    else ""
+                )
             )
     d = sites[0].x_train.shape[1]
     w_plain = np.zeros(d)
@@ -529,7 +565,7 @@ def federated_run(
             weights=weights,
             dropped=dropped,
             encoding=encoding,
-            deployment=deployment,
+            deployment=deployment if keys is None else keys,
             rng=round_rng.derive("protocol"),
         )
         exact = sum(weights[u] * updates[u] for u in alive) / total_w

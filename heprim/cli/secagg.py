@@ -11,6 +11,10 @@ Random integer inputs, a dropout schedule, the protocol chosen with ``--protocol
     :func:`heprim.net.simulate.simulate_he`): a dealer makes a ``--threshold``-of-
     ``--decryptors`` key for a committee of decryptors (party ids ``n + 1`` on), clients
     encrypt, the server adds, the committee decrypts;
+``bfv``
+    batched multiparty BFV (:mod:`heprim.secagg.he_bfv`): the committee generates a
+    ``--threshold``-of-``--decryptors`` key collectively (no dealer), clients encrypt one value
+    per SIMD slot and upload modulus-switched ciphertexts, the committee decrypts with smudging;
 
 then an exactness check of the result against the plaintext sum of the surviving clients, and
 one cost table whatever the protocol, so that protocols compare by measured cost.
@@ -39,8 +43,8 @@ from heprim.secagg.messages import Round
 
 __all__ = ["PROTOCOLS", "add_arguments", "register", "run"]
 
-#: The protocols ``--protocol`` accepts (``bfv`` joins when multiparty BFV lands).
-PROTOCOLS = ("secagg", "secagg+", "paillier")
+#: The protocols ``--protocol`` accepts.
+PROTOCOLS = ("secagg", "secagg+", "paillier", "bfv")
 DEFAULT_KEY_BITS = 2048
 
 
@@ -73,12 +77,12 @@ def _check(args: argparse.Namespace) -> None:
         args.parser.error("--clients must be at least 2 and --dim at least 1")
     if not 0.0 <= args.dropout < 1.0:
         args.parser.error("--dropout must be in [0, 1)")
-    if args.protocol == "paillier":
+    if args.protocol in ("paillier", "bfv"):
         if args.decryptors < 1:
             args.parser.error("--decryptors must be at least 1")
         if args.decryptor_dropout < 0 or args.decryptor_dropout >= args.decryptors:
             args.parser.error("--decryptor-dropout must be in [0, --decryptors)")
-        if args.key_bits < 2048 and not args.insecure_test_key:
+        if args.protocol == "paillier" and args.key_bits < 2048 and not args.insecure_test_key:
             args.parser.error(
                 f"--key-bits {args.key_bits} is below 2048 and therefore insecure; use 2048 or "
                 "more (or --insecure-test-key for a throwaway test key)"
@@ -125,16 +129,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=int,
         default=None,
-        help="force the threshold t (paillier: decryption shares needed; default a majority)",
+        help="force the threshold t (paillier, bfv: decryption shares needed; default a majority)",
     )
     parser.add_argument(
-        "--decryptors", type=int, default=5, help="paillier: key holders l (default 5)"
+        "--decryptors", type=int, default=5, help="paillier, bfv: key holders l (default 5)"
     )
     parser.add_argument(
         "--decryptor-dropout",
         type=int,
         default=0,
-        help="paillier: how many decryptors stay silent in the decryption round",
+        help="paillier, bfv: how many decryptors stay silent in the decryption round",
     )
     parser.add_argument(
         "--key-bits",
@@ -149,6 +153,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--insecure-test-key",
         action="store_true",
         help="paillier: allow --key-bits below 2048 (tests only)",
+    )
+    parser.add_argument(
+        "--ring-degree",
+        type=int,
+        default=4096,
+        help="bfv: ring degree N, the SIMD slots per ciphertext (default 4096; below 4096 is "
+        "insecure with the aggregation modulus and for tests only)",
     )
     parser.add_argument("--bits", type=int, default=16, help="bits per input value (integers)")
     parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
@@ -205,6 +216,8 @@ def run(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None)
     result: SimulationResult | HESimulationResult
     if args.protocol == "paillier":
         result = _run_paillier(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
+    elif args.protocol == "bfv":
+        result = _run_bfv(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
     else:
         result = _run_secagg(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
     stream.write(format_cost_table(result.server_cost, result.client_costs) + "\n")
@@ -325,6 +338,70 @@ def _run_paillier(
         f"bits (dealt in {dealt:.1f} s) proofs={'on' if not args.no_proofs else 'off'}; "
         f"{layout.slots_per_ciphertext} slots of {layout.slot_width} bits per ciphertext, "
         f"{layout.ciphertexts_for(encoding.length(dim))} ciphertexts per client"
+    )
+    lost = dropped.dropped_by(HERound.DECRYPT)
+    reporter.line(
+        f"dropped: {sorted(lost)[:10]}{' ...' if len(lost) > 10 else ''} ({len(lost)} clients "
+        f"before their input; decryptors silent: {sorted(silent.dropped_by(HERound.DECRYPT))})"
+    )
+    decrypt = [result.client_costs[d].rounds[HERound.DECRYPT].seconds for d in committee]
+    reporter.line(
+        f"decryption: {max(decrypt):.2f} s per decryptor (max), server combination "
+        f"{result.server_cost.rounds[HERound.DECRYPT].seconds:.2f} s"
+    )
+    return result
+
+
+def _run_bfv(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    encoding: VectorEncoding,
+    *,
+    dim: int,
+    rng: PRNG,
+    reporter: Reporter,
+) -> HESimulationResult:
+    from heprim.net.simulate import simulate_he
+    from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
+    from heprim.secagg.he_messages import HERound
+
+    n = len(inputs)
+    l_parties = int(args.decryptors)
+    t = int(args.threshold) if args.threshold is not None else l_parties // 2 + 1
+    committee = list(range(n + 1, n + 1 + l_parties))
+    degree = int(args.ring_degree)
+    with warnings.catch_warnings(), reporter.progress("collective key generation") as progress:
+        if degree < 4096:
+            warnings.simplefilter("ignore", InsecureParametersWarning)
+        params = aggregation_parameters(
+            encoding.modulus_bits(n), degree=degree, allow_insecure=degree < 4096
+        )
+        deployment = BFVDeployment.generate(
+            committee, t, params, rng=rng, progress=None if args.no_progress else progress
+        )
+    dropped = DropoutSchedule.random(list(inputs), float(args.dropout), HERound.INPUT, rng)
+    silent = DropoutSchedule.random(
+        committee, int(args.decryptor_dropout) / l_parties, HERound.DECRYPT, rng
+    )
+    schedule = DropoutSchedule({**dropped.at, **silent.at})
+    with reporter.progress("bfv messages") as progress:
+        result = simulate_he(
+            inputs,
+            encoding,
+            deployment,
+            dim=dim,
+            dropouts=schedule,
+            rng=rng,
+            progress=None if args.no_progress else progress,
+        )
+    length = encoding.length(dim)
+    bits, security = deployment.smudging_security(max(len(result.survivors), 1))
+    reporter.line(
+        f"multiparty BFV: n={n} decryptors l={l_parties} t={t} N={degree} "
+        f"t_plain={params.plain_modulus} Q={len(params.q)}x30 bits, upload at "
+        f"{deployment.upload_level} primes ({deployment.upload_bytes_per_value():.1f} bytes "
+        f"per value), {-(-length // degree)} ciphertexts per client; keys in "
+        f"{deployment.keygen_seconds:.2f} s; smudging 2^{bits} (lambda {security:.0f} bits)"
     )
     lost = dropped.dropped_by(HERound.DECRYPT)
     reporter.line(

@@ -7,7 +7,8 @@ machines: :class:`SecAggClient` and :class:`SecAggServer` exchange the typed mes
 
 Aggregation by homomorphic encryption runs on the same framework
 (:mod:`heprim.secagg.he_aggregation`): packed threshold Paillier
-(:class:`PaillierDeployment`, :mod:`heprim.secagg.he_paillier`). See
+(:class:`PaillierDeployment`, :mod:`heprim.secagg.he_paillier`) and batched multiparty BFV
+(:class:`BFVDeployment`, :mod:`heprim.secagg.he_bfv`). See
 ``docs/choosing_protocol.md``.
 """
 
@@ -17,6 +18,7 @@ from heprim.secagg.crypto import SigningKey
 from heprim.secagg.encoding import Aggregate, VectorEncoding
 from heprim.secagg.graph import GraphParams, choose_graph
 from heprim.secagg.he_aggregation import HEDeployment, HESessionConfig
+from heprim.secagg.he_bfv import BFVDeployment
 from heprim.secagg.he_messages import HERound
 from heprim.secagg.he_paillier import PaillierDeployment
 from heprim.secagg.messages import Message, Round, decode, encode
@@ -24,6 +26,7 @@ from heprim.secagg.server import SecAggServer, ServerStage, SessionAbortedError,
 
 __all__ = [
     "Aggregate",
+    "BFVDeployment",
     "ClientStage",
     "CostLedger",
     "GraphParams",

@@ -167,6 +167,7 @@ class HEServerStage(Enum):
     IDLE = "not started"
     COLLECT_KEYS = "collecting key-generation shares"
     COLLECT_INPUTS = "collecting encrypted inputs"
+    COLLECT_READY = "collecting decryptors' readiness"
     COLLECT_SHARES = "collecting decryption shares"
     DONE = "done"
     ABORTED = "aborted"

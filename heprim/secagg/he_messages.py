@@ -20,6 +20,19 @@ decrypt  :class:`DecryptRequest`         server      the contributors and the ag
 decrypt  :class:`PartialDecryption`      decryptor   its decryption shares and their proof
 =======  ==============================  ==========  ============================================
 
+Multiparty BFV (:mod:`heprim.secagg.he_bfv`), kinds 32-37:
+
+=======  ==============================  ==========  ============================================
+round    message                         from        content
+=======  ==============================  ==========  ============================================
+input    :class:`BFVSetup`               server      as PaillierSetup, plus the upload level
+input    :class:`BFVEncryptedInput`      client      its ciphertexts, residues bit-packed
+decrypt  :class:`BFVDecryptRequest`      server      the contributors and the aggregate's c_1
+decrypt  :class:`BFVDecryptReady`        decryptor   online and willing
+decrypt  :class:`BFVShareRequest`        server      the t decryptors whose shares combine
+decrypt  :class:`BFVDecryptionShare`     decryptor   its smudged decryption shares
+=======  ==============================  ==========  ============================================
+
 Big integers travel as fixed-width big-endian words: a list is a 2-byte word width, a 4-byte
 count, then the words, so a truncated or extended message is always detected.
 """
@@ -31,6 +44,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar, Final
 
+import numpy as np
+import numpy.typing as npt
+
 from heprim.errors import SerializationError
 from heprim.math.ntheory import mpz
 from heprim.secagg.encoding import ENCODING_BYTES, VectorEncoding
@@ -38,12 +54,21 @@ from heprim.secagg.messages import Message, _ids, _Reader, register_kind
 
 __all__ = [
     "FINGERPRINT_BYTES",
+    "BFVDecryptReady",
+    "BFVDecryptRequest",
+    "BFVDecryptionShare",
+    "BFVEncryptedInput",
+    "BFVSetup",
+    "BFVShareRequest",
     "DecryptRequest",
     "EncryptedInput",
     "HERound",
     "PaillierSetup",
     "PartialDecryption",
+    "PolyBlock",
     "pack_integers",
+    "pack_residues",
+    "unpack_residues",
 ]
 
 FINGERPRINT_BYTES: Final = 16
@@ -239,3 +264,221 @@ class PartialDecryption(Message):
         length = r.count(1)
         response = int.from_bytes(r.take(length), "big")
         return cls(session, sender, recipient, values, mpz(challenge), mpz(response), width)
+
+
+# ---------------------------------------------------------------------- multiparty BFV, 32-37
+
+
+def pack_residues(residues: npt.NDArray[np.uint64], bits: int) -> bytes:
+    """RNS residues (each below ``2^bits``) as a little-endian bit string of ``bits`` per value.
+
+    BFV residues are below ``2^30``: 30 bits instead of a 32-bit word is 6% off every upload.
+    """
+    if not 1 <= bits <= 32:
+        raise SerializationError(f"residues are packed in 1 to 32 bits, got {bits}")
+    flat = np.ascontiguousarray(residues, dtype="<u4").reshape(-1)
+    if flat.size and int(flat.max()) >> bits:
+        raise SerializationError(f"a residue does not fit in {bits} bits")
+    spread = np.unpackbits(flat.view(np.uint8).reshape(-1, 4), axis=1, bitorder="little")
+    return np.packbits(spread[:, :bits], bitorder="little").tobytes()
+
+
+def unpack_residues(data: bytes | memoryview, count: int, bits: int) -> npt.NDArray[np.uint64]:
+    """The inverse of :func:`pack_residues`: ``count`` values as ``uint64``."""
+    if not 1 <= bits <= 32:
+        raise SerializationError(f"residues are packed in 1 to 32 bits, got {bits}")
+    if len(data) != (count * bits + 7) // 8:
+        raise SerializationError("the packed residues have the wrong length")
+    flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+    spread = flat[: count * bits].reshape(count, bits)
+    padded = np.zeros((count, 32), dtype=np.uint8)
+    padded[:, :bits] = spread
+    return np.packbits(padded, axis=1, bitorder="little").view("<u4").reshape(-1).astype(np.uint64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PolyBlock:
+    """Residues of BFV polynomials, shape ``(count, polys, level, N)``, and the bits per residue.
+
+    On the wire: ``count, polys, level`` (4, 1, 1 bytes), ``log2 N`` and ``bits`` (1 byte each),
+    then the residues bit-packed (:func:`pack_residues`).
+    """
+
+    residues: npt.NDArray[np.uint64] = field(repr=False)
+    bits: int = 30
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(count, polys, level, N)``."""
+        return tuple(self.residues.shape)
+
+    def to_bytes(self) -> bytes:
+        """The wire form (see the class)."""
+        count, polys, level, degree = self.residues.shape
+        if degree < 1 or degree & (degree - 1) or not 0 < polys < 256 or not 0 < level < 256:
+            raise SerializationError("a polynomial block has a power-of-two degree and few limbs")
+        head = struct.pack(">IBBBB", count, polys, level, degree.bit_length() - 1, self.bits)
+        return head + pack_residues(self.residues, self.bits)
+
+    @classmethod
+    def read(cls, r: _Reader) -> PolyBlock:
+        """Parse one block."""
+        count, polys, level, log_n, bits = r.unpack(">IBBBB")
+        if log_n > 17 or not 1 <= bits <= 32:
+            raise SerializationError("invalid polynomial block header")
+        total = count * polys * level << log_n
+        data = r.take((total * bits + 7) // 8)
+        values = unpack_residues(data, total, bits)
+        return cls(values.reshape(count, polys, level, 1 << log_n), bits)
+
+
+@register_kind
+@dataclass(frozen=True, slots=True)
+class BFVSetup(Message):
+    """Input round, server to every party: the session of a multiparty-BFV aggregation.
+
+    Attributes:
+        participants, decryptors, threshold, dim, encoding, min_contributors: as in
+            :class:`PaillierSetup`.
+        key_fingerprint: 16 bytes identifying the collective public key; parties compare it to
+            the key their deployment gave them.
+        upload_level: how many ciphertext primes a client's ciphertexts keep after modulus
+            switching (the upload is ``2 * level`` residues per slot).
+    """
+
+    KIND: ClassVar[int] = 32
+    ROUND: ClassVar[IntEnum | None] = HERound.INPUT
+    participants: tuple[int, ...]
+    decryptors: tuple[tuple[int, int], ...]
+    threshold: int
+    dim: int
+    encoding: VectorEncoding
+    key_fingerprint: bytes
+    min_contributors: int
+    upload_level: int
+
+    def _body(self) -> bytes:
+        if len(self.key_fingerprint) != FINGERPRINT_BYTES:
+            raise SerializationError(f"a key fingerprint is {FINGERPRINT_BYTES} bytes")
+        head = struct.pack(
+            ">IIQB", self.threshold, self.min_contributors, self.dim, self.upload_level
+        )
+        pairs = struct.pack(">I", len(self.decryptors)) + b"".join(
+            struct.pack(">IH", party, index) for party, index in self.decryptors
+        )
+        return (
+            head + self.key_fingerprint + self.encoding.to_bytes() + _ids(self.participants) + pairs
+        )
+
+    @classmethod
+    def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVSetup:
+        threshold, min_contributors, dim, level = r.unpack(">IIQB")
+        fingerprint = bytes(r.take(FINGERPRINT_BYTES))
+        encoding = VectorEncoding.from_bytes(bytes(r.take(ENCODING_BYTES)))
+        participants = r.ids()
+        n = r.count(6)
+        block = r.take(6 * n)
+        decryptors = tuple(struct.unpack(">IH", block[6 * i : 6 * i + 6]) for i in range(n))
+        return cls(
+            session,
+            sender,
+            recipient,
+            participants,
+            tuple((int(p), int(i)) for p, i in decryptors),
+            threshold,
+            dim,
+            encoding,
+            fingerprint,
+            min_contributors,
+            level,
+        )
+
+
+@register_kind
+@dataclass(frozen=True, slots=True, eq=False)
+class BFVEncryptedInput(Message):
+    """Input round, client to server: its ciphertexts ``(count, 2, level, N)``."""
+
+    KIND: ClassVar[int] = 33
+    ROUND: ClassVar[IntEnum | None] = HERound.INPUT
+    ciphertexts: PolyBlock
+
+    def _body(self) -> bytes:
+        return self.ciphertexts.to_bytes()
+
+    @classmethod
+    def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVEncryptedInput:
+        return cls(session, sender, recipient, PolyBlock.read(r))
+
+
+@register_kind
+@dataclass(frozen=True, slots=True, eq=False)
+class BFVDecryptRequest(Message):
+    """Decrypt round, server to each decryptor: the contributors and the aggregate's ``c_1``
+    polynomials ``(count, 1, level, N)`` (``c_0`` stays with the server: decryptors never need
+    it). Each decryptor answers with :class:`BFVDecryptReady`."""
+
+    KIND: ClassVar[int] = 34
+    ROUND: ClassVar[IntEnum | None] = HERound.DECRYPT
+    contributors: tuple[int, ...]
+    masks: PolyBlock
+
+    def _body(self) -> bytes:
+        return _ids(self.contributors) + self.masks.to_bytes()
+
+    @classmethod
+    def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVDecryptRequest:
+        contributors = r.ids()
+        return cls(session, sender, recipient, contributors, PolyBlock.read(r))
+
+
+@register_kind
+@dataclass(frozen=True, slots=True)
+class BFVDecryptReady(Message):
+    """Decrypt round, decryptor to server: it accepts the request and is online."""
+
+    KIND: ClassVar[int] = 35
+    ROUND: ClassVar[IntEnum | None] = HERound.DECRYPT
+
+    def _body(self) -> bytes:
+        return b""
+
+    @classmethod
+    def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVDecryptReady:
+        return cls(session, sender, recipient)
+
+
+@register_kind
+@dataclass(frozen=True, slots=True)
+class BFVShareRequest(Message):
+    """Decrypt round, server to the ``t`` chosen decryptors: the active set ``T`` (party ids)
+    whose Lagrange coefficients make their shares additive."""
+
+    KIND: ClassVar[int] = 36
+    ROUND: ClassVar[IntEnum | None] = HERound.DECRYPT
+    active: tuple[int, ...]
+
+    def _body(self) -> bytes:
+        return _ids(self.active)
+
+    @classmethod
+    def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVShareRequest:
+        return cls(session, sender, recipient, r.ids())
+
+
+@register_kind
+@dataclass(frozen=True, slots=True, eq=False)
+class BFVDecryptionShare(Message):
+    """Decrypt round, decryptor to server: ``lambda_j tsk_j c_1 + e_smg`` for every aggregate
+    ciphertext, shape ``(count, 1, level, N)``."""
+
+    KIND: ClassVar[int] = 37
+    ROUND: ClassVar[IntEnum | None] = HERound.DECRYPT
+    shares: PolyBlock
+
+    def _body(self) -> bytes:
+        return self.shares.to_bytes()
+
+    @classmethod
+    def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVDecryptionShare:
+        return cls(session, sender, recipient, PolyBlock.read(r))

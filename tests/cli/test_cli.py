@@ -116,7 +116,7 @@ def test_every_subcommand_binds_a_runner() -> None:
 # ----------------------------------------------------------------------------------------- demo
 
 
-@pytest.mark.parametrize("protocol", ["paillier", "secagg+", "plain"])
+@pytest.mark.parametrize("protocol", ["paillier", "bfv", "secagg+", "plain"])
 def test_demo_end_to_end_small(protocol: str) -> None:
     code, report = run_cli(
         "demo",
@@ -141,6 +141,8 @@ def test_demo_end_to_end_small(protocol: str) -> None:
     assert "demo passed" in report
     if protocol == "paillier":
         assert "threshold Paillier key, hospitals 1-4 hold shares, any 3 decrypt" in report
+    if protocol == "bfv":
+        assert "collective BFV key" in report and "any 3 decrypt" in report
     if protocol != "plain":
         assert re.search(r"aggregation error at most .* = .*: OK", report)
 

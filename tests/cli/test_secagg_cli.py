@@ -166,3 +166,48 @@ def test_paillier_through_main_with_progress() -> None:
     argv += ["--key-bits", "512", "--insecure-test-key", "--seed", "5", "--decryptors", "3"]
     assert main(argv, out=out) == 0
     assert "paillier messages" in out.getvalue() and "EXACT" in out.getvalue()
+
+
+def test_cli_bfv_is_exact_with_client_and_decryptor_dropout() -> None:
+    out = io.StringIO()
+    code = run_cli(
+        {
+            "protocol": "bfv",
+            "clients": 8,
+            "dim": 1500,
+            "dropout": 0.25,
+            "decryptors": 4,
+            "decryptor_dropout": 1,
+            "ring_degree": 1024,
+            "seed": 4,
+            "no_progress": True,
+        },
+        out=out,
+    )
+    text = out.getvalue()
+    assert code == 0, text
+    assert "multiparty BFV: n=8 decryptors l=4 t=3 N=1024" in text
+    assert "2 ciphertexts per client" in text
+    assert "EXACT" in text and "sum of 6 survivors" in text
+    rows = [line.split()[0] for line in text.splitlines() if line[:1].isalpha()]
+    assert "input" in rows and "decrypt" in rows and "total" in rows  # the same table
+
+
+def test_cli_bfv_aborts_below_t() -> None:
+    out = io.StringIO()
+    code = run_cli(
+        {
+            "protocol": "bfv",
+            "clients": 4,
+            "dim": 10,
+            "decryptors": 3,
+            "threshold": 3,
+            "decryptor_dropout": 1,
+            "ring_degree": 1024,
+            "seed": 1,
+            "no_progress": True,
+        },
+        out=out,
+    )
+    assert code == 1
+    assert "ABORTED: only 2 decryptors are online, fewer than the threshold t = 3" in out.getvalue()

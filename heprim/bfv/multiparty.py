@@ -1,0 +1,579 @@
+"""Multiparty BFV: keys generated and ciphertexts decrypted by several parties, none alone.
+
+Mouchet, Troncoso-Pastoriza, Bossuat and Hubaux, "Multiparty Homomorphic Encryption from
+Ring-Learning-with-Errors", PETS 2021 (below "MTBH"); the reference design is Lattigo's
+``multiparty`` package (``PublicKeyGenProtocol``, ``RelinearizationKeyGenProtocol``,
+``Thresholdizer``, ``Combiner``, ``KeySwitchProtocol`` to the zero key). Everything here is
+sans-I/O: each function is one party's local step or the aggregator's; the messages between
+them are the returned ring elements, and who moves them is the caller's business
+(:mod:`heprim.secagg.he_bfv` runs them inside the HE aggregation framework).
+
+**The collective key.** Party ``i`` holds an additive share ``s_i`` (ternary, drawn like a secret
+key, :class:`PartyKey`); the collective secret ``s = s_1 + ... + s_n`` exists nowhere. Its
+coefficients are sums of ``n`` ternary values (variance ``2n/3``), which the noise estimates
+account for.
+
+**Common reference** (MTBH sec. 3, "common random polynomial"): the uniform polynomials ``a`` of
+the keys are expanded from one public 32-byte seed with the AES-CTR
+:class:`~heprim.math.prng.KeyedPRNG`, so every party derives the same ones without talking.
+The collective ``key_id`` is a hash of the parameters and the seed.
+
+**Public key** (MTBH Protocol 1, ``EncKeyGen``): party ``i`` sends ``p_i = -(a s_i + e_i)``;
+the sum ``b = sum p_i = -(a s + e)`` with ``e = sum e_i`` makes ``(b, a)`` an ordinary
+:class:`~heprim.bfv.keys.PublicKey` of ``s``.
+
+**Relinearization key** (MTBH Protocol 2, ``RelinKeyGen``, two rounds, with the hybrid key
+switching gadget ``P g_j`` of :mod:`heprim.bfv.keys`). Public ``a_j`` per digit ``j``; party
+``i`` draws an ephemeral ternary ``u_i``:
+
+1. ``h0_{i,j} = -u_i a_j + P g_j s_i + e0_{i,j}`` and ``h1_{i,j} = s_i a_j + e1_{i,j}``;
+   the aggregator sums them into ``h0_j = -u a_j + P g_j s + e0`` and ``h1_j = s a_j + e1``;
+2. ``h'_{i,j} = s_i h0_j + (u_i - s_i) h1_j + e2_{i,j}``; the key is ``(b_j, h1_j)`` with
+   ``b_j = sum_i h'_{i,j}``. Indeed ``b_j + h1_j s = P g_j s^2 + s e0 + u e1 + e2``, a
+   key-switching key from ``s^2`` to ``s`` whose noise is ``n`` times that of a single key
+   (still divided by ``P`` when it is used). Its ``a``-part ``h1_j`` is not a seed expansion,
+   so it is a :class:`CollectiveKeySwitchKey`, which refuses to be stored seeded.
+
+**t-of-n** (MTBH sec. 5; Lattigo's ``Thresholdizer`` and ``Combiner``): party ``i`` Shamir-shares
+its ``s_i`` over ``R_Q`` (coefficient-wise modulo every prime of the RNS basis) with a random
+polynomial of degree ``t - 1`` in the share index, sends the share of index ``j`` to party ``j``
+(over a private channel), and every party sums what it received: a Shamir share ``tsk_j`` of
+``s`` itself (:class:`ThresholdShare`). Any ``t`` parties ``T`` then act as ``t`` additive
+shares ``lambda_j^T tsk_j`` of ``s`` (Lagrange coefficients at zero), so every n-of-n
+protocol, in particular collective decryption, runs with them. The set ``T`` must be known
+before shares are computed: the coefficients depend on it.
+
+**Collective decryption** (MTBH Protocol 3, ``KeySwitch`` to the zero key, i.e. decryption with
+a public output): for ``ct = (c_0, c_1)`` at level ``l``, each party of ``T`` sends
+``d_i = s'_i c_1 + e_smg,i`` (``s'_i`` its additive share); ``c_0 + sum d_i = Delta m + e +
+sum e_smg,i`` rounds to ``m`` (:func:`combine_decryption`). Without the *smudging* noise
+``e_smg,i``, whoever sees the shares learns ``e``, which depends on the secret key (the noise
+is a function of ``s`` and of the encryptions' randomness). Each ``e_smg,i`` is uniform in
+``[-2^b, 2^b)``: by the smudging lemma a coefficient ``e`` with ``|e| <= B`` is hidden up to a
+statistical distance ``B / 2^(b+1)`` per coefficient, ``N B / 2^(b+1)`` for the polynomial
+(union bound); :func:`smudging_security` reports ``lambda = b + 1 - log2(N B)``. Correctness
+needs ``B + |T| 2^b < Q_l / (3t)`` (below the 3/8 margin of
+:func:`~heprim.bfv.scheme.round_to_plaintext`), hence the modulus requirement
+
+    log2 Q_l  >  log2(3t) + log2|T| + log2(N) + log2(B) + lambda - 1,
+
+with ``B`` the ciphertext's noise bound (:func:`noise_bound`). :func:`max_smudging_bits` picks
+the largest ``b`` that still decrypts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from heprim.bfv.ciphertext import Ciphertext
+from heprim.bfv.context import context_of
+from heprim.bfv.encoder import Plaintext
+from heprim.bfv.keys import (
+    SEED_BYTES,
+    KeySwitchKey,
+    PublicKey,
+    RelinKeys,
+    SecretKey,
+    expand_uniform,
+)
+from heprim.bfv.noise import TAIL
+from heprim.bfv.params import ERROR_STDDEV, Parameters
+from heprim.bfv.scheme import round_to_plaintext
+from heprim.errors import KeyMismatchError, ParameterError, SerializationError
+from heprim.math.prng import PRNG, KeyedPRNG, default_rng, sample_ternary
+from heprim.ring import Ring, RingElement
+from heprim.ring.modarith import add_mod, mul_scalars
+
+__all__ = [
+    "CollectiveKeySwitchKey",
+    "PartyKey",
+    "RelinKeyShare",
+    "ThresholdShare",
+    "aggregate_public_key",
+    "aggregate_relin_round1",
+    "collective_key_id",
+    "combine_decryption",
+    "combine_threshold_shares",
+    "decryption_share",
+    "lagrange_at_zero",
+    "max_smudging_bits",
+    "noise_bound",
+    "relin_keys_from_shares",
+    "smudging_security",
+]
+
+U64 = npt.NDArray[np.uint64]
+
+#: Largest smudging exponent: the uniform samples in ``[-2^b, 2^b)`` stay in int64.
+MAX_SMUDGING_BITS: Final = 61
+
+
+def _check_params(params: object) -> Parameters:
+    if not isinstance(params, Parameters):
+        raise ParameterError(f"expected bfv.Parameters, got {type(params).__name__}")
+    return params
+
+
+def _check_seed(seed: object) -> bytes:
+    if not isinstance(seed, bytes) or len(seed) != SEED_BYTES:
+        raise ParameterError(
+            f"the common reference is a public seed of exactly {SEED_BYTES} bytes (draw it "
+            "once, e.g. rng.random_bytes(32), and give the same one to every party)"
+        )
+    return seed
+
+
+def collective_key_id(params: Parameters, seed: bytes) -> str:
+    """The ``key_id`` of the collective key set of ``params`` and the common reference ``seed``."""
+    digest = hashlib.sha256(b"heprim.bfv.multiparty" + params.fingerprint.encode() + seed)
+    return digest.hexdigest()[:32]
+
+
+def _key_ring(params: Parameters) -> Ring:
+    """The basis secret shares live in: ``QP`` (``Q`` without special primes), like keys."""
+    ctx = context_of(params)
+    return ctx.ring_qp(params.max_level) if params.p else ctx.ring_q(params.max_level)
+
+
+def _relin_seed(seed: bytes) -> bytes:
+    return KeyedPRNG(seed).derive(b"heprim.bfv.multiparty.rkg").seed
+
+
+class PartyKey:
+    """One party's additive share ``s_i`` of the collective secret, and its protocol steps.
+
+    Args:
+        params: the parameter set every party uses.
+        seed: the public 32-byte common reference (the same for every party).
+        rng: the randomness source (default: the OS CSPRNG).
+
+    Keep it secret: with all ``n`` shares anyone decrypts.
+    """
+
+    __slots__ = ("_ephemeral", "_rng", "key_id", "params", "secret", "seed")
+
+    def __init__(self, params: Parameters, seed: bytes, *, rng: PRNG | None = None) -> None:
+        self.params = _check_params(params)
+        self.seed = _check_seed(seed)
+        self._rng = default_rng(rng)
+        #: The collective key set's identifier (every party computes the same).
+        self.key_id = collective_key_id(params, seed)
+        #: ``s_i`` as a :class:`~heprim.bfv.keys.SecretKey` of the collective ``key_id``.
+        self.secret = SecretKey(params, sample_ternary(params.degree, self._rng), self.key_id)
+        self._ephemeral: RingElement | None = None
+
+    def __repr__(self) -> str:
+        return f"bfv.PartyKey(N={self.params.degree}, key_id={self.key_id[:8]}..)"
+
+    def _error(self, ring: Ring, shape: tuple[int, ...] = ()) -> RingElement:
+        return ring.sample_gaussian(self._rng, shape=shape, sigma=ERROR_STDDEV, ntt=True)
+
+    def public_key_share(self) -> RingElement:
+        """``p_i = -(a s_i + e_i)`` modulo ``Q`` (NTT form), ``a`` from the common reference."""
+        ring = context_of(self.params).ring_q(self.params.max_level)
+        a = expand_uniform(ring, self.seed, ())
+        s = self.secret.ntt_qp.convert_basis(ring)
+        return -(a * s + self._error(ring))
+
+    def relin_round1(self) -> RelinKeyShare:
+        """Round 1 of the relinearization-key protocol: ``(h0_i, h1_i)`` (see the module).
+
+        Draws the ephemeral ``u_i`` that :meth:`relin_round2` uses; call them in this order.
+        """
+        ctx = context_of(self.params)
+        ring = ctx.ring_qp(self.params.max_level)  # explains missing special primes
+        groups = ctx.digits(self.params.max_level)
+        a = expand_uniform(ring, _relin_seed(self.seed), (len(groups),))
+        s = self.secret.ntt_qp
+        u = ring.sample_ternary(self._rng, ntt=True)
+        self._ephemeral = u
+        h0 = np.array((-(a * u) + self._error(ring, (len(groups),))).data)
+        p_modulus = self.params.p_modulus
+        for j, group in enumerate(groups):
+            # P g_j s_i in RNS: [P]_q s_i on the limbs of digit j, zero elsewhere (keys.py).
+            gadget = [p_modulus % q if k in group else 0 for k, q in enumerate(ring.moduli)]
+            add_mod(h0[j], mul_scalars(s.data, gadget, ring.moduli), ring.q_array, out=h0[j])
+        h1 = a * s + self._error(ring, (len(groups),))
+        return RelinKeyShare(ring.from_array(h0, ntt=True), h1)
+
+    def relin_round2(self, round1: RelinKeyShare) -> RingElement:
+        """Round 2: ``h'_i = s_i h0 + (u_i - s_i) h1 + e2_i`` from the aggregated round 1."""
+        if self._ephemeral is None:
+            raise ParameterError("call relin_round1() before relin_round2()")
+        if not isinstance(round1, RelinKeyShare):
+            raise ParameterError("relin_round2 takes the aggregated round-1 RelinKeyShare")
+        ring = context_of(self.params).ring_qp(self.params.max_level)
+        if round1.h0.ring != ring:
+            raise KeyMismatchError("the round-1 aggregate belongs to other parameters")
+        s, u = self.secret.ntt_qp, self._ephemeral
+        self._ephemeral = None  # u_i is used once
+        return round1.h0 * s + round1.h1 * (u - s) + self._error(ring, round1.h0.shape)
+
+    def threshold_shares(self, threshold: int, indices: Sequence[int]) -> dict[int, RingElement]:
+        """Shamir shares of ``s_i`` for the parties of share ``indices`` (any ``threshold`` of
+        them recover it): ``f(x) = s_i + r_1 x + ... + r_{t-1} x^{t-1}`` with ``r_k`` uniform in
+        ``R_QP``, evaluated at each index. Send share ``j`` to party ``j`` privately."""
+        return shamir_share(self.secret.ntt_qp, threshold, indices, rng=self._rng)
+
+
+@dataclass(frozen=True)
+class RelinKeyShare:
+    """Round 1 of the relinearization-key protocol: ``h0`` and ``h1``, one element per digit."""
+
+    h0: RingElement
+    h1: RingElement
+
+
+def _check_indices(indices: Sequence[int], ring: Ring) -> tuple[int, ...]:
+    out: list[int] = []
+    for index in indices:
+        if isinstance(index, bool) or not isinstance(index, int) or index < 1:
+            raise ParameterError(f"share indices are positive integers, got {index!r}")
+        out.append(index)
+    if len(set(out)) != len(out):
+        raise ParameterError("share indices must be distinct")
+    if out and max(out) >= min(ring.moduli):
+        raise ParameterError("share indices must be smaller than every prime of the modulus")
+    return tuple(out)
+
+
+def shamir_share(
+    secret: RingElement, threshold: int, indices: Sequence[int], *, rng: PRNG | None = None
+) -> dict[int, RingElement]:
+    """Shamir shares of a ring element at ``indices``, coefficient-wise in every limb."""
+    ring = secret.ring
+    points = _check_indices(indices, ring)
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        raise ParameterError(f"the threshold must be an integer, got {threshold!r}")
+    if not 1 <= threshold <= len(points):
+        raise ParameterError(
+            f"the threshold t = {threshold} must be between 1 and the number of parties "
+            f"({len(points)})"
+        )
+    rng = default_rng(rng)
+    coefficients = ring.sample_uniform(rng, shape=(threshold - 1,), ntt=secret.is_ntt)
+    shares: dict[int, RingElement] = {}
+    for x in points:
+        value = secret  # Horner from the top coefficient is no faster with one product per term
+        power = 1
+        for r in coefficients:
+            power *= x
+            value = value + r * power
+        shares[x] = value
+    return shares
+
+
+def lagrange_at_zero(index: int, active: Sequence[int], modulus: int) -> int:
+    """``lambda_index = prod_{k in active, k != index} k / (k - index)`` modulo ``modulus``."""
+    if index not in active:
+        raise ParameterError(f"share index {index} is not in the active set {sorted(active)}")
+    numerator, denominator = 1, 1
+    for k in active:
+        if k != index:
+            numerator = numerator * k % modulus
+            denominator = denominator * (k - index) % modulus
+    return numerator * pow(denominator, -1, modulus) % modulus
+
+
+class ThresholdShare:
+    """A party's Shamir share ``tsk_j`` of the collective secret (t-of-n).
+
+    Args:
+        params: the parameter set.
+        key_id: the collective key set's identifier.
+        index: this party's share index ``j`` (the evaluation point).
+        threshold: ``t``, how many shares decrypt.
+        value: ``tsk_j`` in NTT form over the key basis (``QP``).
+    """
+
+    __slots__ = ("index", "key_id", "params", "threshold", "value")
+
+    def __init__(
+        self, params: Parameters, key_id: str, index: int, threshold: int, value: RingElement
+    ) -> None:
+        self.params = _check_params(params)
+        self.key_id = key_id
+        ring = _key_ring(params)
+        (self.index,) = _check_indices([index], ring)
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise ParameterError(f"the threshold must be a positive integer, got {threshold!r}")
+        self.threshold = threshold
+        if not isinstance(value, RingElement) or value.ring != ring or value.shape != ():
+            raise ParameterError("a threshold share is one element of the key ring R_QP")
+        self.value = value.ntt()
+
+    def __repr__(self) -> str:
+        return (
+            f"bfv.ThresholdShare(index={self.index}, t={self.threshold}, "
+            f"key_id={self.key_id[:8]}..)"
+        )
+
+    def additive_share(self, active: Sequence[int]) -> RingElement:
+        """``lambda_j^T tsk_j`` for the active set ``T`` of exactly ``t`` share indices: the
+        ``t`` results add up to ``s`` (Lattigo's ``Combiner.GenAdditiveShare``)."""
+        ring = self.value.ring
+        points = _check_indices(active, ring)
+        if len(points) != self.threshold:
+            raise ParameterError(
+                f"the active set must hold exactly t = {self.threshold} share indices, got "
+                f"{len(points)}"
+            )
+        scalars = [lagrange_at_zero(self.index, points, q) for q in ring.moduli]
+        data = mul_scalars(self.value.data, scalars, ring.moduli)
+        return ring.from_array(data, ntt=True)
+
+
+def combine_threshold_shares(
+    params: Parameters,
+    key_id: str,
+    index: int,
+    threshold: int,
+    received: Sequence[RingElement],
+) -> ThresholdShare:
+    """Party ``index``'s :class:`ThresholdShare`: the sum of the Shamir shares it received from
+    every party (its own included), one per additive share ``s_i``."""
+    ring = _key_ring(_check_params(params))
+    if not received:
+        raise ParameterError("no Shamir shares received")
+    total = ring.zero(ntt=True)
+    for share in received:
+        if not isinstance(share, RingElement) or share.ring != ring or not share.is_ntt:
+            raise ParameterError("Shamir shares are NTT-form elements of the key ring R_QP")
+        total = total + share
+    return ThresholdShare(params, key_id, index, threshold, total)
+
+
+def aggregate_public_key(
+    params: Parameters, seed: bytes, shares: Sequence[RingElement]
+) -> PublicKey:
+    """The collective public key ``(sum p_i, a)`` from every party's :meth:`PartyKey.
+    public_key_share`."""
+    params, seed = _check_params(params), _check_seed(seed)
+    ring = context_of(params).ring_q(params.max_level)
+    if not shares:
+        raise ParameterError("no public-key shares to aggregate")
+    total = ring.zero(ntt=True)
+    for share in shares:
+        if not isinstance(share, RingElement) or share.ring != ring or not share.is_ntt:
+            raise ParameterError("public-key shares are NTT-form elements of R_Q")
+        total = total + share
+    return PublicKey(params, collective_key_id(params, seed), total, seed)
+
+
+def aggregate_relin_round1(shares: Sequence[RelinKeyShare]) -> RelinKeyShare:
+    """The sum of every party's round-1 shares (what the aggregator broadcasts for round 2)."""
+    if not shares:
+        raise ParameterError("no round-1 shares to aggregate")
+    h0, h1 = shares[0].h0, shares[0].h1
+    for share in shares[1:]:
+        h0, h1 = h0 + share.h0, h1 + share.h1
+    return RelinKeyShare(h0, h1)
+
+
+class CollectiveKeySwitchKey(KeySwitchKey):
+    """A key-switching key whose ``a``-parts are explicit (the collective relinearization key).
+
+    It switches keys like any :class:`~heprim.bfv.keys.KeySwitchKey`, but has no seed: the
+    seeded serialization of :mod:`heprim.serialize.bfv` would regenerate the wrong ``a``, so
+    asking for :attr:`seed` raises :class:`~heprim.errors.SerializationError`. Regenerate the
+    key with the protocol instead.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, params: Parameters, key_id: str, data: U64) -> None:
+        ctx = context_of(params)
+        ring = ctx.ring_qp(params.max_level)
+        digits = len(ctx.digits(params.max_level))
+        shape = (digits, 2, len(ring.moduli), params.degree)
+        if data.shape != shape:
+            raise ParameterError(f"the key data must have shape {shape}")
+        stored = data.astype(np.uint32)
+        stored.setflags(write=False)
+        self.params = params
+        self.key_id = key_id
+        self.data = stored
+        self._levels = {params.max_level: stored}
+
+    @property
+    def seed(self) -> bytes:  # type: ignore[override]
+        """Always raises: a collective key has no seed (see the class)."""
+        raise SerializationError(
+            "a collective relinearization key has no seed and cannot be stored seeded; rerun "
+            "the key-generation protocol (heprim.bfv.multiparty) where it is needed"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, KeySwitchKey):
+            return NotImplemented
+        return (
+            self.params == other.params
+            and self.key_id == other.key_id
+            and bool(np.array_equal(self.data, other.data))
+        )
+
+    __hash__ = None
+
+
+def relin_keys_from_shares(
+    params: Parameters, seed: bytes, round1: RelinKeyShare, round2: Sequence[RingElement]
+) -> RelinKeys:
+    """The collective :class:`~heprim.bfv.keys.RelinKeys` ``(sum_i h'_i, h1)``."""
+    params, seed = _check_params(params), _check_seed(seed)
+    if not round2:
+        raise ParameterError("no round-2 shares to aggregate")
+    b = round2[0]
+    for share in round2[1:]:
+        b = b + share
+    ring = context_of(params).ring_qp(params.max_level)
+    if b.ring != ring or round1.h1.ring != ring:
+        raise KeyMismatchError("the relinearization shares belong to other parameters")
+    data = np.stack([b.ntt().data, round1.h1.ntt().data], axis=1)
+    return RelinKeys(CollectiveKeySwitchKey(params, collective_key_id(params, seed), data))
+
+
+# ---------------------------------------------------------------------- collective decryption
+
+
+def noise_bound(
+    params: Parameters,
+    *,
+    parties: int,
+    summands: int = 1,
+    level: int | None = None,
+) -> float:
+    """A high-probability bound ``B`` on the noise of a sum of fresh encryptions.
+
+    The sum of ``summands`` public-key encryptions under a collective key of ``parties``
+    additive shares, switched from the top level to ``level`` (default: no switching). Central
+    limit heuristic of :mod:`heprim.bfv.noise` (``TAIL`` = 6 deviations): a fresh noise
+    ``e_0 + e_1 s - e u`` has variance ``sigma^2 (1 + N Var(s) + N Var(u) n)`` with
+    ``Var(s) = 2n/3`` and ``Var(u) = 2/3``; switching scales it by ``Q_l / Q`` and adds the
+    rounding ``r_0 + r_1 s`` of variance ``(1 + N Var(s)) / 12``.
+    """
+    params = _check_params(params)
+    if isinstance(parties, bool) or not isinstance(parties, int) or parties < 1:
+        raise ParameterError(f"parties must be a positive integer, got {parties!r}")
+    if isinstance(summands, bool) or not isinstance(summands, int) or summands < 1:
+        raise ParameterError(f"summands must be a positive integer, got {summands!r}")
+    top = params.max_level
+    level = top if level is None else context_of(params).check_level(level)
+    n = params.degree
+    var_s = 2 * parties / 3
+    fresh = ERROR_STDDEV**2 * (1 + n * var_s + n * (2 / 3) * parties)
+    if level < top:
+        ratio = params.q_modulus_at(level) / params.q_modulus_at(top)
+        fresh = fresh * ratio**2 + (1 + n * var_s) / 12
+    return TAIL * math.sqrt(summands * fresh)
+
+
+def max_smudging_bits(params: Parameters, level: int, bound: float, shares: int) -> int:
+    """The largest ``b`` with ``bound + shares * 2^b < Q_l / (3t)``: the most smudging that
+    still decrypts (see the module).
+
+    Raises:
+        ParameterError: when not even ``b = 0`` fits (the modulus is too small for the sum).
+    """
+    params = _check_params(params)
+    level = context_of(params).check_level(level)
+    room = params.q_modulus_at(level) / (3 * params.plain_modulus) - bound
+    if room < 2 * shares:
+        raise ParameterError(
+            f"Q_{level} ({params.q_modulus_at(level).bit_length()} bits) leaves no room for "
+            f"smudging noise above a ciphertext noise of 2^{math.log2(max(bound, 1)):.1f} with "
+            f"t = {params.plain_modulus}: use a larger modulus or a smaller plain modulus"
+        )
+    return min(MAX_SMUDGING_BITS, math.floor(math.log2(room / shares)))
+
+
+def smudging_security(params: Parameters, bits: int, bound: float) -> float:
+    """``lambda = b + 1 - log2(N B)``: smudging with ``U[-2^b, 2^b)`` hides a noise of norm at
+    most ``B`` in every coefficient up to a statistical distance ``2^-lambda``."""
+    params = _check_params(params)
+    return bits + 1 - math.log2(params.degree * max(bound, 1.0))
+
+
+def _smudging(ring: Ring, bits: int, rng: PRNG) -> RingElement:
+    """Coefficients uniform in ``[-2^bits, 2^bits)`` (exactly: masked random words)."""
+    words = rng.random_uint64(ring.degree) & np.uint64((1 << (bits + 1)) - 1)
+    return ring.from_ints(words.astype(np.int64) - (1 << bits))
+
+
+def decryption_share(
+    ct: Ciphertext,
+    share: SecretKey | RingElement,
+    *,
+    smudging_bits: int,
+    rng: PRNG | None = None,
+) -> RingElement:
+    """``d_i = s'_i c_1 + e_smg`` modulo ``Q_l`` (coefficient form): one party's part of the
+    collective decryption of a size-2 ciphertext.
+
+    Args:
+        ct: the ciphertext (size 2; relinearize products first).
+        share: the party's additive share: its :attr:`PartyKey.secret` (n-of-n), or
+            :meth:`ThresholdShare.additive_share` for the active set (t-of-n).
+        smudging_bits: ``b``, the smudging noise is uniform in ``[-2^b, 2^b)``
+            (:func:`max_smudging_bits`).
+        rng: the randomness of the smudging noise.
+    """
+    if not isinstance(ct, Ciphertext):
+        raise ParameterError(f"expected a bfv.Ciphertext, got {type(ct).__name__}")
+    if ct.size != 2:
+        raise ParameterError(
+            f"collective decryption takes ciphertexts of size 2, got {ct.size}: relinearize first"
+        )
+    if isinstance(smudging_bits, bool) or not isinstance(smudging_bits, int):
+        raise ParameterError(f"smudging_bits must be an integer, got {smudging_bits!r}")
+    if not 0 <= smudging_bits <= MAX_SMUDGING_BITS:
+        raise ParameterError(f"smudging_bits must lie in [0, {MAX_SMUDGING_BITS}]")
+    ring = context_of(ct.params).ring_q(ct.level)
+    if isinstance(share, SecretKey):
+        if share.params != ct.params or share.key_id != ct.key_id:
+            raise KeyMismatchError("the secret share is not a share of the ciphertext's key")
+        s = share.power_ntt(1, ct.level)
+    elif isinstance(share, RingElement):
+        if share.ring.degree != ct.params.degree or not all(
+            q in share.ring.moduli for q in ring.moduli
+        ):
+            raise KeyMismatchError("the additive share belongs to other parameters")
+        s = share.ntt().convert_basis(ring)
+    else:
+        raise ParameterError(
+            f"share must be a SecretKey or an additive-share RingElement, got "
+            f"{type(share).__name__}"
+        )
+    rng = default_rng(rng)
+    return (ct.polys[1].ntt() * s).intt() + _smudging(ring, smudging_bits, rng)
+
+
+def combine_decryption(
+    ct: Ciphertext, shares: Sequence[RingElement] | Mapping[int, RingElement]
+) -> Plaintext:
+    """``round(t/Q_l (c_0 + sum d_i)) mod t``: the plaintext, from every active party's share.
+
+    Raises:
+        NoiseBudgetExhausted: the noise plus the smudging reached 3/8 of the plaintext step, or
+            the shares do not add up to the key (a missing or a wrong share).
+    """
+    if not isinstance(ct, Ciphertext):
+        raise ParameterError(f"expected a bfv.Ciphertext, got {type(ct).__name__}")
+    values = list(shares.values()) if isinstance(shares, Mapping) else list(shares)
+    if not values:
+        raise ParameterError("no decryption shares to combine")
+    ring = context_of(ct.params).ring_q(ct.level)
+    total = ct.polys[0]
+    for d in values:
+        if not isinstance(d, RingElement) or d.ring != ring or d.is_ntt:
+            raise ParameterError(
+                "decryption shares are coefficient-form elements of the ciphertext's ring R_Q_l"
+            )
+        total = total + d
+    return round_to_plaintext(ct.params, total)

@@ -1,0 +1,227 @@
+"""Multiparty BFV (Mouchet et al. 2021): collective keys, t-of-n shares, collective decryption.
+
+The oracle is the plaintext arithmetic (and, for the keys, the algebra against the sum of the
+parties' secret shares, which the tests may form since they play every party).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from heprim import bfv
+from heprim.bfv import multiparty as mp
+from heprim.bfv.scheme import round_to_plaintext
+from heprim.errors import (
+    KeyMismatchError,
+    NoiseBudgetExhausted,
+    ParameterError,
+    SerializationError,
+)
+from heprim.math.prng import KeyedPRNG
+from heprim.ring import RingElement
+from heprim.serialize import bfv as bfv_io
+from tests.bfv.conftest import SMALL, insecure
+
+PARTIES = 4
+
+
+@pytest.fixture(scope="module")
+def setting() -> tuple[bfv.Parameters, bytes, list[mp.PartyKey], bfv.PublicKey]:
+    params = insecure(SMALL)
+    seed = KeyedPRNG.from_int(11).random_bytes(32)
+    keys = [mp.PartyKey(params, seed, rng=KeyedPRNG.from_int(100 + i)) for i in range(PARTIES)]
+    public = mp.aggregate_public_key(params, seed, [k.public_key_share() for k in keys])
+    return params, seed, keys, public
+
+
+def _collective_secret(keys: list[mp.PartyKey], level: int) -> RingElement:
+    ring = bfv.context_of(keys[0].params).ring_q(level)
+    total = ring.zero(ntt=True)
+    for k in keys:
+        total = total + k.secret.power_ntt(1, level)
+    return total
+
+
+def _values(params: bfv.Parameters, seed: int) -> np.ndarray:
+    raw = np.frombuffer(KeyedPRNG.from_int(seed).random_bytes(8 * params.degree), dtype="<u8")
+    return (raw % np.uint64(params.plain_modulus)).astype(np.int64)
+
+
+def test_public_key_is_a_key_of_the_summed_secret(setting) -> None:
+    params, seed, keys, public = setting
+    assert public.key_id == mp.collective_key_id(params, seed) == keys[0].key_id
+    s = _collective_secret(keys, params.max_level)
+    error = (public.b + public.a * s).intt().to_centered_ints()
+    assert max(abs(int(v)) for v in error) <= PARTIES * 6 * 3.19 + 1  # -e, e a sum of 4 errors
+
+
+def test_collective_key_encrypts_and_n_of_n_decrypts(setting) -> None:
+    params, _, keys, public = setting
+    encoder = bfv.BatchEncoder(params)
+    x = _values(params, 1)
+    ct = bfv.Encryptor(public).encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(2))
+    rng = KeyedPRNG.from_int(3)
+    shares = [mp.decryption_share(ct, k.secret, smudging_bits=30, rng=rng) for k in keys]
+    assert np.array_equal(encoder.decode(mp.combine_decryption(ct, shares), signed=False), x)
+    # One share missing: the key does not add up, and the rounding is detected or wrong.
+    try:
+        wrong = encoder.decode(mp.combine_decryption(ct, shares[:-1]), signed=False)
+    except NoiseBudgetExhausted:
+        pass
+    else:
+        assert not np.array_equal(wrong, x)
+
+
+def test_collective_relinearization_key(setting) -> None:
+    params, seed, keys, public = setting
+    round1 = mp.aggregate_relin_round1([k.relin_round1() for k in keys])
+    rlk = mp.relin_keys_from_shares(params, seed, round1, [k.relin_round2(round1) for k in keys])
+    encoder = bfv.BatchEncoder(params)
+    evaluator = bfv.Evaluator(params, relin_keys=rlk)
+    x, y = _values(params, 4) % 200, _values(params, 5) % 300
+    enc = bfv.Encryptor(public)
+    product = evaluator.multiply_relin(
+        enc.encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(6)),
+        enc.encrypt(encoder.encode(y), rng=KeyedPRNG.from_int(7)),
+    )
+    assert product.size == 2
+    rng = KeyedPRNG.from_int(8)
+    shares = [mp.decryption_share(product, k.secret, smudging_bits=20, rng=rng) for k in keys]
+    got = encoder.decode(mp.combine_decryption(product, shares), signed=False)
+    assert np.array_equal(got, x * y % params.plain_modulus)
+    # The key is a key-switching key from s^2 to s: b_j + a_j s = P g_j s^2 + small.
+    s = _collective_secret(keys, params.max_level)
+    polys = product.polys.ntt()
+    x_raw = (polys[0] + polys[1] * s).intt()
+    assert np.array_equal(encoder.decode(round_to_plaintext(params, x_raw), signed=False), got)
+    with pytest.raises(SerializationError, match="no seed"):
+        bfv_io.dumps(rlk)
+
+
+def test_relin_rounds_in_order(setting) -> None:
+    params, seed, _, _ = setting
+    key = mp.PartyKey(params, seed, rng=KeyedPRNG.from_int(9))
+    with pytest.raises(ParameterError, match="relin_round1"):
+        key.relin_round2(mp.RelinKeyShare(key.public_key_share(), key.public_key_share()))
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 3, 4])
+def test_any_t_shares_decrypt_and_t_minus_1_do_not(setting, threshold: int) -> None:
+    params, _, keys, public = setting
+    indices = [1, 2, 3, 4]
+    dealt = [k.threshold_shares(threshold, indices) for k in keys]
+    shares = {
+        j: mp.combine_threshold_shares(params, public.key_id, j, threshold, [d[j] for d in dealt])
+        for j in indices
+    }
+    encoder = bfv.BatchEncoder(params)
+    x = _values(params, 12)
+    ct = bfv.Encryptor(public).encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(13))
+    rng = KeyedPRNG.from_int(14)
+    for active in itertools.combinations(indices, threshold):
+        parts = [
+            mp.decryption_share(ct, shares[j].additive_share(active), smudging_bits=30, rng=rng)
+            for j in active
+        ]
+        assert np.array_equal(encoder.decode(mp.combine_decryption(ct, parts), signed=False), x)
+    if threshold > 1:
+        # t - 1 shares with their own Lagrange coefficients interpolate the wrong secret.
+        fewer = indices[: threshold - 1]
+        ring = shares[1].value.ring
+        for j in fewer:
+            with pytest.raises(ParameterError, match="exactly t"):
+                shares[j].additive_share(fewer)
+        parts = []
+        for j in fewer:
+            scalars = [mp.lagrange_at_zero(j, fewer, q) for q in ring.moduli]
+            additive = shares[j].value * 1
+            additive = ring.from_array(
+                np.stack(
+                    [
+                        additive.data[i] * s % q
+                        for i, (s, q) in enumerate(zip(scalars, ring.moduli, strict=True))
+                    ]
+                ),
+                ntt=True,
+            )
+            parts.append(mp.decryption_share(ct, additive, smudging_bits=30, rng=rng))
+        try:
+            wrong = encoder.decode(mp.combine_decryption(ct, parts), signed=False)
+        except NoiseBudgetExhausted:
+            return
+        assert not np.array_equal(wrong, x)
+
+
+def test_smudging_is_sized_to_decrypt_and_reported(setting) -> None:
+    params, _, keys, public = setting
+    level = 2  # after modulus switching, as the aggregation uploads
+    bound = mp.noise_bound(params, parties=PARTIES, summands=50, level=level)
+    bits = mp.max_smudging_bits(params, level, bound, PARTIES)
+    assert bound + PARTIES * 2**bits < params.q_modulus_at(level) / (3 * params.plain_modulus)
+    assert mp.smudging_security(params, bits, bound) == pytest.approx(
+        bits + 1 - np.log2(params.degree * bound)
+    )
+    encoder = bfv.BatchEncoder(params)
+    x = _values(params, 20) % 1000
+    enc = bfv.Encryptor(public)
+    total = enc.encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(21))
+    for i in range(49):
+        total = total + enc.encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(22 + i))
+    total = bfv.ciphertext.mod_switch(total, level)
+    rng = KeyedPRNG.from_int(99)
+    shares = [mp.decryption_share(total, k.secret, smudging_bits=bits, rng=rng) for k in keys]
+    got = encoder.decode(mp.combine_decryption(total, shares), signed=False)
+    assert np.array_equal(got, 50 * x % params.plain_modulus)
+    # The smudging noise is really there: the shares' sum differs from the exact c_1 s.
+    s = _collective_secret(keys, level)
+    exact = (total.polys[1].ntt() * s).intt()
+    summed = shares[0] + shares[1] + shares[2] + shares[3]
+    deviation = max(abs(int(v)) for v in (summed - exact).to_centered_ints())
+    assert 2 ** (bits - 1) < deviation <= PARTIES * 2**bits
+    # Too much smudging breaks decryption: the bound is tight, not decorative.
+    loud = [mp.decryption_share(total, k.secret, smudging_bits=bits + 3, rng=rng) for k in keys]
+    try:
+        wrong = encoder.decode(mp.combine_decryption(total, loud), signed=False)
+    except NoiseBudgetExhausted:
+        return
+    assert not np.array_equal(wrong, 50 * x % params.plain_modulus)
+
+
+def test_a_modulus_too_small_is_refused(setting) -> None:
+    params = setting[0]
+    with pytest.raises(ParameterError, match="no room for smudging"):
+        mp.max_smudging_bits(params, 1, 2.0**40, 3)
+
+
+def test_errors(setting) -> None:
+    params, seed, keys, public = setting
+    with pytest.raises(ParameterError, match="32 bytes"):
+        mp.PartyKey(params, b"short")
+    with pytest.raises(ParameterError, match=r"bfv\.Parameters"):
+        mp.PartyKey("params", seed)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="threshold"):
+        keys[0].threshold_shares(5, [1, 2, 3])
+    with pytest.raises(ParameterError, match="distinct"):
+        keys[0].threshold_shares(2, [1, 1, 2])
+    with pytest.raises(ParameterError, match="positive"):
+        keys[0].threshold_shares(2, [0, 1])
+    with pytest.raises(ParameterError, match="not in the active set"):
+        mp.lagrange_at_zero(5, [1, 2], 97)
+    with pytest.raises(ParameterError, match="no public-key shares"):
+        mp.aggregate_public_key(params, seed, [])
+    ct = bfv.Encryptor(public).encrypt(bfv.BatchEncoder(params).encode([1]))
+    with pytest.raises(ParameterError, match="smudging_bits"):
+        mp.decryption_share(ct, keys[0].secret, smudging_bits=99)
+    with pytest.raises(ParameterError, match="no decryption shares"):
+        mp.combine_decryption(ct, [])
+    with pytest.raises(ParameterError, match="size 2"):
+        mp.decryption_share(ct * ct, keys[0].secret, smudging_bits=10)
+    other = insecure(bfv.ParametersLiteral(1024, 65537, log_q=(27,) * 4, log_p=(28,)))
+    stranger = bfv.KeyGenerator(other, rng=KeyedPRNG.from_int(5)).secret_key
+    with pytest.raises(KeyMismatchError):
+        mp.decryption_share(ct, stranger, smudging_bits=10)
+    with pytest.raises(ParameterError, match="parties"):
+        mp.noise_bound(params, parties=0)
