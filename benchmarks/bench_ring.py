@@ -246,5 +246,5 @@ def test_keyswitch_batch_ntt(benchmark: Any) -> None:
         peak_mib=round(peak / 2**20, 1),
     )
     benchmark(stack.ntt)
-    # the transform allocates its output and a bounded workspace (a few 128 KiB chunk buffers)
+    # the transform allocates its output and a bounded workspace (a few chunk buffers, about 1 MiB)
     assert peak / 2**20 < data_mib + 4

@@ -18,15 +18,20 @@ Harvey's lazy reduction ("Faster arithmetic for number-theoretic transforms", J.
 2014, Algorithm 4) and Shoup's precomputed quotients; the inverse is the Gentleman-Sande butterfly
 (Longa-Naehrig Algorithm 2) with ``N^-1`` folded into its last stage.
 
-**Overflow bounds (why ``q < 2^30``).** Residues live in ``uint64`` lanes, whose multiplication
-wraps silently. A twiddle ``w < q`` has the Shoup companion ``w' = floor(w 2^32 / q) < 2^32``; for
-an input ``x < 2^32``, ``x w' < 2^64`` does not wrap, and ``r = x w - floor(x w' / 2^32) q`` lies
-in ``[0, 2q)`` (Harvey, Lemma 2). The forward butterfly outputs ``u + r`` and ``u - r + 2q``, so
-each stage raises the bound of the values by ``2q``; ``u`` is reduced (by conditional
-subtractions) only when the next stage's Shoup input would otherwise reach ``2^32``
-(:meth:`NTT._forward_schedule`). For ``q`` near ``2^30`` that is every stage, and values stay in
-Harvey's ``[0, 4q)`` (``4q < 2^32`` exactly because ``q < 2^30``); for ``q < 2^28`` they may grow
-to ``16q`` and only 2 of the 13 stages at ``N = 8192`` reduce. The inverse keeps ``[0, 2q)``.
+**Overflow bounds (why ``q < 2^30``).** The transforms take and return ``uint64`` arrays but compute
+in ``uint32`` lanes (half the memory traffic, twice the SIMD width; about 20% faster), whose
+arithmetic wraps silently modulo ``2^32``: every value kept is below ``2^32``, and a wrapped
+intermediate is only ever used where its true value is back in ``[0, 2^32)``. A twiddle ``w < q``
+has the Shoup companion ``w' = floor(w 2^32 / q) < 2^32``; for an input ``x < 2^32``, the quotient
+``floor(x w' / 2^32)`` comes from the exact 64-bit product ``x w' < 2^64``, and
+``r = x w - floor(x w' / 2^32) q`` lies in ``[0, 2q)`` (Harvey, Lemma 2), so it is computed exactly
+by 32-bit multiplications and a subtraction modulo ``2^32``. The forward butterfly outputs
+``u + r`` and ``u - r + 2q``, so each stage raises the bound of the values by ``2q``; ``u`` is
+reduced (by conditional subtractions) only when the next stage's Shoup input would otherwise
+reach ``2^32`` (:meth:`NTT._forward_schedule`). For ``q`` near ``2^30`` that is every stage, and
+values stay in Harvey's ``[0, 4q)`` (``4q < 2^32`` exactly because ``q < 2^30``); for
+``q < 2^28`` they may grow to ``16q`` and only 2 of the 13 stages at ``N = 8192`` reduce. The
+inverse keeps ``[0, 2q)``.
 
 **Vectorisation.** numpy runs fastest on long, contiguous, same-shaped operands; one butterfly
 stage here is about ten numpy operations over all limbs and rows of a chunk, never a Python loop
@@ -55,9 +60,10 @@ from heprim.ring.primes import check_moduli, minimal_primitive_root
 __all__ = ["CHUNK", "NTT", "TILE", "bit_reverse_permutation", "ntt_tables"]
 
 U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
 
-#: Butterflies per chunk (``rows x N/2``): the working arrays are 128 KiB each, in L2.
-CHUNK: Final = 1 << 14
+#: Butterflies per chunk (``rows x N/2``): the ``uint32`` working arrays are 128 KiB each, in L2.
+CHUNK: Final = 1 << 15
 #: Shortest stored period of a stage's twiddle table (longer inner loops run faster in numpy).
 TILE: Final = 256
 
@@ -89,6 +95,11 @@ def _powers(base: U64, degree: int, q: U64) -> U64:
 def _shoup(w: U64, q: U64) -> U64:
     """Shoup companions ``floor(w 2^32 / q)`` (``w < q < 2^30`` so ``w 2^32 < 2^62``)."""
     return (w << _S32) // q
+
+
+def _lanes(x: U64) -> U32:
+    """A ``uint32`` copy of values known to be below ``2^32`` (the kernels' working width)."""
+    return np.ascontiguousarray(x, dtype=np.uint32)
 
 
 class NTT:
@@ -140,32 +151,36 @@ class NTT:
         self.inv_root_powers.setflags(write=False)
 
         half = max(n // 2, 1)
-        self._q: U64 = np.ascontiguousarray(np.broadcast_to(q, (count, half)))
-        self._q2: U64 = 2 * self._q
+        self._q: U32 = _lanes(np.broadcast_to(q, (count, half)))
+        self._q2: U32 = 2 * self._q
         n_inv = np.array([pow(n, -1, m) for m in self.moduli], dtype=np.uint64).reshape(-1, 1)
 
         # Stage s (m = 2^s butterfly groups) uses root_powers[m + (r mod m)] at half-position r.
-        self._forward_stages: list[tuple[int, U64, U64]] = []
-        self._inverse_stages: list[tuple[int, U64, U64]] = []
+        self._forward_stages: list[tuple[int, U32, U32]] = []
+        self._inverse_stages: list[tuple[int, U32, U32]] = []
         m = 1
         while m < n:
             period = max(m, min(TILE, half))
             index = m + np.arange(period) % m
             w = np.ascontiguousarray(self.root_powers[:, index])
-            self._forward_stages.append((period, w, _shoup(w, q)))
+            self._forward_stages.append((period, _lanes(w), _lanes(_shoup(w, q))))
             w_inv = np.ascontiguousarray(self.inv_root_powers[:, index])
             if m == 1:  # the last inverse stage also multiplies by N^-1
                 w_inv = w_inv * n_inv % q
-            self._inverse_stages.append((period, w_inv, _shoup(w_inv, q)))
+            self._inverse_stages.append((period, _lanes(w_inv), _lanes(_shoup(w_inv, q))))
             m *= 2
         self._inverse_stages.reverse()
         n_inv_tile = np.ascontiguousarray(np.broadcast_to(n_inv, (count, min(TILE, half))))
-        self._n_inv: tuple[int, U64, U64] = (n_inv_tile.shape[1], n_inv_tile, _shoup(n_inv_tile, q))
+        self._n_inv: tuple[int, U32, U32] = (
+            n_inv_tile.shape[1],
+            _lanes(n_inv_tile),
+            _lanes(_shoup(n_inv_tile, q)),
+        )
         self._reductions, self._lazy_bound = self._forward_schedule(len(self._forward_stages))
-        self._multiples: dict[int, U64] = {1 << j: (1 << j) * self._q for j in range(5)}
+        self._multiples: dict[int, U32] = {}
 
-    def _multiple(self, c: int) -> U64:
-        """The ``(L, N/2)`` array of ``c q_l`` (cached)."""
+    def _multiple(self, c: int) -> U32:
+        """The ``(L, N/2)`` ``uint32`` array of ``c q_l`` (cached; ``c q_l < 2^32``)."""
         multiple = self._multiples.get(c)
         if multiple is None:
             multiple = self._multiples.setdefault(c, c * self._q)
@@ -260,14 +275,14 @@ class NTT:
 
     def _forward_chunk(self, a: U64, out: U64, l0: int, l1: int, work: _Buffers) -> None:
         """Forward NTT of a chunk ``a`` (rows, limbs ``l0:l1``, N) into ``out`` (same shape)."""
-        self._forward_stages_of_chunk(a, out, l0, l1, work)
+        result = self._forward_stages_of_chunk(a, l0, l1, work)
         b, lc, n = a.shape
-        h = n // 2
-        t, halves = work.t, out.reshape(b, lc, 2, h)
         factor = self._lazy_bound
         if factor > 4:  # a long chain: one exact division per limb is cheaper
+            np.copyto(out, result)
             reduce_rows(out, self.moduli[l0:l1], out=out)
             return
+        t, halves = work.t, result.reshape(b, lc, 2, n // 2)
         while factor > 1:  # [0, f q) -> [0, q): conditional subtractions of c q, c = f/2, ..., 1
             c = 1 << ((factor - 1).bit_length() - 1)
             multiple = self._multiple(c)
@@ -276,32 +291,36 @@ class NTT:
                 np.subtract(part, multiple[l0:l1], out=t)
                 np.minimum(part, t, out=part)
             factor = c
+        np.copyto(out, result)
 
     def _forward_chunk_lazy(self, a: U64, out: U64, l0: int, l1: int, work: _Buffers) -> None:
-        """:meth:`_forward_chunk` without the final reduction: values in ``[0, 4q)``."""
-        self._forward_stages_of_chunk(a, out, l0, l1, work)
+        """:meth:`_forward_chunk` without the final reduction: values below ``f q <= 2^32``."""
+        np.copyto(out, self._forward_stages_of_chunk(a, l0, l1, work))
 
-    def _forward_stages_of_chunk(self, a: U64, out: U64, l0: int, l1: int, work: _Buffers) -> None:
+    def _forward_stages_of_chunk(self, a: U64, l0: int, l1: int, work: _Buffers) -> U32:
+        """The butterfly stages on ``uint32`` lanes; returns the (lazy) result, a work buffer."""
         b, lc, n = a.shape
-        if n == 1:  # pragma: no cover - degree >= 2 is enforced
-            return
         h = n // 2
         q, q2 = self._q[l0:l1], self._q2[l0:l1]
-        x, y, t, s, r = work.x, work.y, work.t, work.s, work.r
-        u, v = a[:, :, :h], a[:, :, h:]
+        x, y, t, s, r, t64 = work.x, work.y, work.t, work.s, work.r, work.t64
+        source = x.reshape(b, lc, n)
+        np.copyto(source, a, casting="unsafe")  # residues below q < 2^30
+        u, v = source[:, :, :h], source[:, :, h:]
         last = len(self._forward_stages) - 1
         for k, (period, w_all, wp_all) in enumerate(self._forward_stages):
             w, wp = w_all[l0:l1, None, :], wp_all[l0:l1, None, :]
             tiled = (b, lc, h // period, period)
             v4 = v.reshape(tiled)
-            # r = v w mod q in [0, 2q) (Shoup): t = floor(v w' / 2^32) q, s = v w - t.
-            np.multiply(v4, wp, out=t.reshape(tiled))
-            np.right_shift(t, _S32, out=t)
+            # r = v w mod q in [0, 2q) (Shoup): the quotient floor(v w' / 2^32) needs the full
+            # 64-bit product, but r < 2^32, so v w - quotient q is exact modulo 2^32.
+            np.multiply(v4, wp, out=t64.reshape(tiled), dtype=np.uint64)
+            np.right_shift(t64, _S32, out=t64)
+            np.copyto(t, t64, casting="unsafe")  # the quotient is below 2^32
             np.multiply(t, q, out=t)
             np.multiply(v4, w, out=s.reshape(tiled))
             np.subtract(s, t, out=s)
             if k == last:  # natural memory order is SEAL's bit-reversed order
-                pairs = out.reshape(b, lc, h, 2)
+                pairs = y.reshape(b, lc, h, 2)
                 even, odd = pairs[..., 0], pairs[..., 1]
                 tt, ss, rr, qq2, uu = t, s, r, q2, u
             else:  # output position 2r + e of the next stage's (2, rows, limbs, h) layout
@@ -317,46 +336,46 @@ class NTT:
                 np.subtract(low, multiple.reshape(tt.shape[1:]), out=rr)
                 np.minimum(low, rr, out=tt)
                 low = tt
-            if low is tt:
-                np.add(tt, ss, out=even)  # u + r, below (f + 2) q
-                np.add(tt, qq2, out=tt)
-            else:  # u may be the input, which `out` may overwrite: read it before writing
-                np.add(uu, qq2, out=tt)
-                np.add(uu, ss, out=even)
+            np.add(low, ss, out=even)  # u + r, below (f + 2) q <= 2^32
+            np.add(low, qq2, out=tt)
             np.subtract(tt, ss, out=odd)  # u - r + 2q, below (f + 2) q
             u, v = y[0], y[1]
             x, y = y, x
+        return x.reshape(b, lc, n)
 
     def _inverse_chunk(self, a: U64, out: U64, l0: int, l1: int, work: _Buffers) -> None:
         """Inverse NTT of a chunk ``a`` (rows, limbs ``l0:l1``, N) into ``out`` (same shape)."""
         b, lc, n = a.shape
-        if n == 1:  # pragma: no cover - degree >= 2 is enforced
-            return
         h = n // 2
         q, q2 = self._q[l0:l1], self._q2[l0:l1]
-        x, y, t, s, r = work.x, work.y, work.t, work.s, work.r
-        pairs = a.reshape(b, lc, h, 2)
+        x, y, t, s, r, t64 = work.x, work.y, work.t, work.s, work.r, work.t64
+        source = x.reshape(b, lc, n)
+        np.copyto(source, a, casting="unsafe")  # values below 2q < 2^31
+        pairs = source.reshape(b, lc, h, 2)
         u, v = pairs[..., 0], pairs[..., 1]
         qq, qq2 = q, q2
         tt, ss, rr = t, s, r
+        result = y.reshape(b, lc, n)
         last = len(self._inverse_stages) - 1
         for k, (period, w_all, wp_all) in enumerate(self._inverse_stages):
             w, wp = w_all[l0:l1, None, :], wp_all[l0:l1, None, :]
             tiled = (b, lc, h // period, period)
-            np.add(u, v, out=ss)  # in [0, 4q)
-            np.subtract(u, v, out=rr)  # wraps when u < v; + 2q below restores u - v + 2q
+            np.add(u, v, out=ss)  # in [0, 4q), below 2^32
+            np.subtract(u, v, out=rr)  # wraps modulo 2^32 when u < v; + 2q restores u - v + 2q
             np.add(rr, qq2, out=rr)  # in (0, 4q)
             if k == last:
-                even, odd = out[:, :, :h], out[:, :, h:]
-                if ss.ndim == 4:
+                even, odd = result[:, :, :h], result[:, :, h:]
+                if ss.ndim == 4:  # pragma: no cover - N = 2 has a single stage
                     even, odd = even.reshape(ss.shape), odd.reshape(ss.shape)
                 # even = (u + v) N^-1 mod q in [0, 2q) (Shoup).
                 period_n, n_inv, n_inv_p = self._n_inv
                 ntiled = (b, lc, h // period_n, period_n)
-                np.multiply(s.reshape(ntiled), n_inv_p[l0:l1, None, :], out=t.reshape(ntiled))
-                np.right_shift(tt, _S32, out=tt)
+                s4 = s.reshape(ntiled)
+                np.multiply(s4, n_inv_p[l0:l1, None, :], out=t64.reshape(ntiled), dtype=np.uint64)
+                np.right_shift(t64, _S32, out=t64)
+                np.copyto(t, t64, casting="unsafe")
                 np.multiply(tt, qq, out=tt)
-                np.multiply(s.reshape(ntiled), n_inv[l0:l1, None, :], out=s.reshape(ntiled))
+                np.multiply(s4, n_inv[l0:l1, None, :], out=s4)
                 np.subtract(ss, tt, out=even)
             else:
                 even, odd = y[0], y[1]
@@ -364,11 +383,13 @@ class NTT:
                     even, odd = even.reshape(ss.shape), odd.reshape(ss.shape)
                 np.subtract(ss, qq2, out=tt)
                 np.minimum(ss, tt, out=even)  # (u + v) in [0, 2q)
-            # odd = (u - v + 2q) w mod q in [0, 2q) (Shoup).
-            np.multiply(r.reshape(tiled), wp, out=t.reshape(tiled))
-            np.right_shift(tt, _S32, out=tt)
+            # odd = (u - v + 2q) w mod q in [0, 2q) (Shoup, exact modulo 2^32 as in forward).
+            r4 = r.reshape(tiled)
+            np.multiply(r4, wp, out=t64.reshape(tiled), dtype=np.uint64)
+            np.right_shift(t64, _S32, out=t64)
+            np.copyto(t, t64, casting="unsafe")
             np.multiply(tt, qq, out=tt)
-            np.multiply(r.reshape(tiled), w, out=r.reshape(tiled))
+            np.multiply(r4, w, out=r4)
             np.subtract(rr, tt, out=odd)
             if k != last:  # the next stage's pairs are positions 2r, 2r + 1 of this output
                 split = (b, lc, 2, h // 2)
@@ -378,48 +399,48 @@ class NTT:
                 tt, ss, rr = t.reshape(split), s.reshape(split), r.reshape(split)
                 qq, qq2 = q.reshape(split[1:]), q2.reshape(split[1:])
                 x, y = y, x
-        halves = out.reshape(b, lc, 2, h)
+        halves = result.reshape(b, lc, 2, h)
         for e in range(2):  # [0, 2q) -> [0, q)
             part = halves[:, :, e, :]
             np.subtract(part, q, out=t)
             np.minimum(part, t, out=part)
+        np.copyto(out, result)
 
 
 class _Buffers:
-    """Working arrays for one chunk: two ping-pong stage buffers and three temporaries."""
+    """Working ``uint32`` lanes for one chunk: two ping-pong stage buffers, three temporaries,
+    and a ``uint64`` temporary for the high half of Shoup's products."""
 
-    __slots__ = ("r", "s", "t", "x", "y")
+    __slots__ = ("r", "s", "t", "t64", "x", "y")
 
-    def __init__(self, x: U64, y: U64, t: U64, s: U64, r: U64) -> None:
-        self.x, self.y, self.t, self.s, self.r = x, y, t, s, r
+    def __init__(self, x: U32, y: U32, t: U32, s: U32, r: U32, *, t64: U64) -> None:
+        self.x, self.y, self.t, self.s, self.r, self.t64 = x, y, t, s, r, t64
 
 
 class _Workspace:
     """Buffers sized for the largest chunk of a call, viewed smaller for the ragged last chunk."""
 
     def __init__(self, rows: int, limbs: int, half: int) -> None:
-        self._x = np.empty((2, rows, limbs, half), dtype=np.uint64)
+        self._x = np.empty((2, rows, limbs, half), dtype=np.uint32)
         self._y = np.empty_like(self._x)
-        self._t = np.empty((rows, limbs, half), dtype=np.uint64)
+        self._t = np.empty((rows, limbs, half), dtype=np.uint32)
         self._s = np.empty_like(self._t)
         self._r = np.empty_like(self._t)
+        self._t64 = np.empty((rows, limbs, half), dtype=np.uint64)
         self._shape = (rows, limbs)
 
     def view(self, rows: int, limbs: int) -> _Buffers:
         if (rows, limbs) == self._shape:
-            return _Buffers(self._x, self._y, self._t, self._s, self._r)
+            return _Buffers(self._x, self._y, self._t, self._s, self._r, t64=self._t64)
         size = rows * limbs * self._t.shape[-1]
         shape = (rows, limbs, self._t.shape[-1])
-
-        def flat(buf: U64, n: int) -> U64:  # a contiguous prefix, reshaped
-            return buf.reshape(-1)[:n]
-
         return _Buffers(
-            flat(self._x, 2 * size).reshape(2, *shape),
-            flat(self._y, 2 * size).reshape(2, *shape),
-            flat(self._t, size).reshape(shape),
-            flat(self._s, size).reshape(shape),
-            flat(self._r, size).reshape(shape),
+            self._x.reshape(-1)[: 2 * size].reshape(2, *shape),
+            self._y.reshape(-1)[: 2 * size].reshape(2, *shape),
+            self._t.reshape(-1)[:size].reshape(shape),
+            self._s.reshape(-1)[:size].reshape(shape),
+            self._r.reshape(-1)[:size].reshape(shape),
+            t64=self._t64.reshape(-1)[:size].reshape(shape),
         )
 
 

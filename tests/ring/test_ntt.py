@@ -380,3 +380,33 @@ def test_largest_degree_with_a_late_reduction_of_32q() -> None:
     assert tables.forward(monomial)[0].tolist() == expected
     data = random_residues((q,), (), degree, 16)
     assert np.array_equal(tables.inverse(tables.forward(data)), data)
+
+
+@pytest.mark.parametrize(
+    "moduli",
+    [
+        ntt_primes(64, 2),  # the largest primes: 4q just below 2^32
+        primes_between(2**32 // 18, 2**32 // 16, 64, 2),  # lazy values grow to 16q < 2^32
+    ],
+    ids=["near-2^30", "near-2^28"],
+)
+def test_uint32_lanes_at_the_extremes(moduli: list[int]) -> None:
+    """The kernels compute in uint32 lanes, exact only while every value stays below 2^32: drive
+    them with the largest inputs each transform accepts (q - 1 forward, 2q - 1 inverse) and check
+    against the definition and the schoolbook product."""
+    degree = 64
+    tables = NTT(degree, moduli)
+    q = np.array(moduli, dtype=np.uint64)[:, None]
+    top = np.broadcast_to(q - 1, (len(moduli), degree)).copy()
+    lazy = tables.forward(top, lazy=True)
+    assert (lazy < tables._lazy_bound * q).all()
+    forward = tables.forward(top)
+    for limb, modulus in enumerate(moduli):
+        psi = minimal_primitive_root(2 * degree, modulus)
+        assert forward[limb].tolist() == definition_ntt(top[limb].tolist(), modulus, psi)
+    assert np.array_equal(tables.inverse(forward + q), top)  # inputs up to 2q - 1
+    assert np.array_equal(tables.inverse(2 * q - 1 + 0 * top), tables.inverse(q - 1 + 0 * top))
+    square = tables.inverse(lazy * lazy % q)
+    for limb, modulus in enumerate(moduli):
+        row = top[limb].tolist()
+        assert square[limb].tolist() == negacyclic_product(row, row, modulus)
