@@ -12,9 +12,11 @@ generation is not what is measured); its DJN table is built before the clock sta
 ``extra_info`` records the client time (mean, encryption), the server time (aggregation, and
 verification plus combination), the decryption time per decryptor and the bytes per client.
 Multiparty BFV uses :func:`~heprim.secagg.he_bfv.aggregation_parameters` for ``n`` clients
-(``N = 4096``, ``Q = 3 x 30`` bits, upload at 2 primes) and a 3-of-5 committee generated
-collectively (outside the clock too); its ``extra_info`` adds the upload against the plaintext
-float32 size (``upload_vs_float32``, at most 4). Run:
+(``N = 4096``, ``Q = 30+30+30+16`` bits) and a 3-of-5 committee generated collectively (outside
+the clock too), in two rows: the secure default (the cheapest upload whose smudging reaches
+``lambda >= 40``: 3 primes) and the explicit 4x-float32 opt-in (2 primes,
+``allow_insecure=True``); their ``extra_info`` adds the upload against the plaintext float32
+size (``upload_vs_float32``) and the smudging security ``lambda`` for the session. Run:
 
     HEPRIM_BENCH_FULL=1 pytest benchmarks/bench_he_aggregation.py --benchmark-enable -s
 """
@@ -150,15 +152,25 @@ def test_secaggplus_same_workload(benchmark: Any) -> None:
     _report(benchmark, "secagg+", info)
 
 
-def _bfv_session() -> dict[str, float]:
+def _bfv_session(*, insecure_4x: bool) -> dict[str, float]:
     inputs = _inputs()
     committee = list(range(N + 1, N + 1 + DECRYPTORS))
     params = aggregation_parameters(ENCODING.modulus_bits(N))
-    deployment = BFVDeployment.generate(committee, THRESHOLD, params, rng=KeyedPRNG.from_int(1))
-    rng = KeyedPRNG.from_int(7)
-    dropped = DropoutSchedule.random(list(inputs), DROPOUT, HERound.INPUT, rng)
-    schedule = DropoutSchedule({**dropped.at, HERound.DECRYPT: frozenset(committee[:SILENT])})
-    res = simulate_he(inputs, ENCODING, deployment, dropouts=schedule, rng=rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureParametersWarning)  # reported as lambda below
+        deployment = BFVDeployment.generate(
+            committee,
+            THRESHOLD,
+            params,
+            upload_level=2 if insecure_4x else None,
+            max_contributors=N,
+            allow_insecure=insecure_4x,
+            rng=KeyedPRNG.from_int(1),
+        )
+        rng = KeyedPRNG.from_int(7)
+        dropped = DropoutSchedule.random(list(inputs), DROPOUT, HERound.INPUT, rng)
+        schedule = DropoutSchedule({**dropped.at, HERound.DECRYPT: frozenset(committee[:SILENT])})
+        res = simulate_he(inputs, ENCODING, deployment, dropouts=schedule, rng=rng)
     if res.aggregate is None:
         raise AssertionError(res.abort_reason)
     expected = sum(inputs[u] for u in res.survivors)
@@ -170,6 +182,9 @@ def _bfv_session() -> dict[str, float]:
         "n": N,
         "dim": DIM,
         "degree": params.degree,
+        "upload_level": deployment.upload_level,
+        "slot_vs_float32": deployment.upload_bytes_per_value() / 4,
+        "smudging_lambda": deployment.smudging_security(N)[1],
         "client_s": sum(c.rounds[HERound.INPUT].seconds for c in clients) / len(clients),
         "server_aggregate_s": res.server_cost.rounds[HERound.INPUT].seconds,
         "server_decrypt_s": res.server_cost.rounds[HERound.DECRYPT].seconds,
@@ -184,6 +199,17 @@ def _bfv_session() -> dict[str, float]:
 
 @pytest.mark.benchmark(group="he-aggregation")
 def test_multiparty_bfv(benchmark: Any) -> None:
+    """The secure default: lambda >= 40 (3 of 4 primes uploaded)."""
     info: dict[str, float] = {}
-    benchmark.pedantic(lambda: info.update(_bfv_session()), rounds=1, iterations=1)
+    benchmark.pedantic(lambda: info.update(_bfv_session(insecure_4x=False)), rounds=1, iterations=1)
+    assert info["smudging_lambda"] >= 40
     _report(benchmark, "bfv", info)
+
+
+@pytest.mark.benchmark(group="he-aggregation")
+def test_multiparty_bfv_insecure_4x_float32(benchmark: Any) -> None:
+    """The opt-in 4x-float32 upload (2 primes): its lambda is recorded, far below 40."""
+    info: dict[str, float] = {}
+    benchmark.pedantic(lambda: info.update(_bfv_session(insecure_4x=True)), rounds=1, iterations=1)
+    assert info["slot_vs_float32"] <= 4  # per slot; small smoke sizes also pay padding
+    _report(benchmark, "bfv-insecure-4x", info)

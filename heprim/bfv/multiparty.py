@@ -59,12 +59,22 @@ needs ``B + |T| 2^b < Q_l / (3t)`` (below the 3/8 margin of
 
 with ``B`` the ciphertext's noise bound (:func:`noise_bound`). :func:`max_smudging_bits` picks
 the largest ``b`` that still decrypts.
+
+**The floor.** A decryption share with a distance ``2^-lambda`` leaks at most that advantage
+about the key-dependent noise; the smudging lemma (Asharov, Jain, Lopez-Alt, Tromer,
+Vaikuntanathan and Wichs, "Multiparty Computation with Low Communication, Computation and
+Interaction via Threshold FHE", EUROCRYPT 2012, the smudging lemma; MTBH, the security argument
+of Protocol 3) makes the collective decryption simulatable only when
+``lambda`` is a statistical security parameter, conventionally at least 40 bits
+(:data:`SMUDGING_SECURITY_FLOOR`). :func:`check_smudging_security` refuses less unless the
+caller opts in with ``allow_insecure=True`` (and then warns with the ``lambda`` reached).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -86,18 +96,25 @@ from heprim.bfv.keys import (
 from heprim.bfv.noise import TAIL
 from heprim.bfv.params import ERROR_STDDEV, Parameters
 from heprim.bfv.scheme import round_to_plaintext
-from heprim.errors import KeyMismatchError, ParameterError, SerializationError
+from heprim.errors import (
+    InsecureParametersWarning,
+    KeyMismatchError,
+    ParameterError,
+    SerializationError,
+)
 from heprim.math.prng import PRNG, KeyedPRNG, default_rng, sample_ternary
 from heprim.ring import Ring, RingElement
 from heprim.ring.modarith import add_mod, mul_scalars
 
 __all__ = [
+    "SMUDGING_SECURITY_FLOOR",
     "CollectiveKeySwitchKey",
     "PartyKey",
     "RelinKeyShare",
     "ThresholdShare",
     "aggregate_public_key",
     "aggregate_relin_round1",
+    "check_smudging_security",
     "collective_key_id",
     "combine_decryption",
     "combine_threshold_shares",
@@ -111,8 +128,14 @@ __all__ = [
 
 U64 = npt.NDArray[np.uint64]
 
-#: Largest smudging exponent: the uniform samples in ``[-2^b, 2^b)`` stay in int64.
-MAX_SMUDGING_BITS: Final = 61
+#: The least statistical security ``lambda`` (bits) a collective decryption accepts by default:
+#: the smudging noise must hide the ciphertext noise up to a distance ``2^-40`` (the smudging
+#: lemma of Asharov et al. 2012, as Mouchet et al. 2021 use it for Protocol 3). Below it only
+#: with ``allow_insecure=True``.
+SMUDGING_SECURITY_FLOOR: Final = 40
+
+#: Width of the uniform words the smudging noise is assembled from (see :func:`_smudging`).
+_WORD_BITS: Final = 32
 
 
 def _check_params(params: object) -> Parameters:
@@ -490,7 +513,9 @@ def max_smudging_bits(params: Parameters, level: int, bound: float, shares: int)
             f"smudging noise above a ciphertext noise of 2^{math.log2(max(bound, 1)):.1f} with "
             f"t = {params.plain_modulus}: use a larger modulus or a smaller plain modulus"
         )
-    return min(MAX_SMUDGING_BITS, math.floor(math.log2(room / shares)))
+    # No implementation cap: the noise is assembled from 32-bit words (_smudging), so b is
+    # limited by the modulus alone, which is what the security argument needs.
+    return math.floor(math.log2(room / shares))
 
 
 def smudging_security(params: Parameters, bits: int, bound: float) -> float:
@@ -500,10 +525,59 @@ def smudging_security(params: Parameters, bits: int, bound: float) -> float:
     return bits + 1 - math.log2(params.degree * max(bound, 1.0))
 
 
+def check_smudging_security(
+    security: float,
+    *,
+    floor: float = SMUDGING_SECURITY_FLOOR,
+    allow_insecure: bool = False,
+    what: str = "the collective decryption",
+    advice: str = "",
+) -> float:
+    """Enforce the statistical-security floor on a smudging ``lambda`` (:func:`smudging_security`).
+
+    Returns ``security`` when it reaches ``floor``; below it raises, or with ``allow_insecure``
+    warns :class:`~heprim.errors.InsecureParametersWarning` naming the ``lambda`` reached.
+
+    Raises:
+        ParameterError: ``security < floor`` without ``allow_insecure``; the message explains
+            the trade-off and the options (``advice`` adds the caller's own).
+    """
+    if security >= floor:
+        return security
+    message = (
+        f"{what} reaches a smudging security of only lambda = {security:.1f} bits, below the "
+        f"floor of {floor:g}: the decryption shares would reveal the aggregate's key-dependent "
+        f"noise up to a statistical distance of 2^-{max(security, 0):.1f}. The margin is "
+        "log2(Q_l) minus the bits of 3 x the plain modulus, of the decryptors, of N and of the "
+        "noise: keep more primes at the upload, use a larger modulus Q (or N), or a smaller "
+        "plain modulus t"
+    )
+    if advice:
+        message += f"; {advice}"
+    if not allow_insecure:
+        raise ParameterError(message + " (or pass allow_insecure=True to accept it knowingly)")
+    warnings.warn(message, InsecureParametersWarning, stacklevel=3)
+    return security
+
+
 def _smudging(ring: Ring, bits: int, rng: PRNG) -> RingElement:
-    """Coefficients uniform in ``[-2^bits, 2^bits)`` (exactly: masked random words)."""
-    words = rng.random_uint64(ring.degree) & np.uint64((1 << (bits + 1)) - 1)
-    return ring.from_ints(words.astype(np.int64) - (1 << bits))
+    """Coefficients uniform in ``[-2^bits, 2^bits)``, exactly, for any ``bits``.
+
+    The ``bits + 1``-bit uniform value is ``sum_k w_k 2^(32 k)`` with uniform 32-bit words and
+    a top word of the remaining width, taken signed (minus ``2^(bits - 32 K)``): uniform in
+    ``[-2^bits, 2^bits)``. Each word enters the RNS residues separately, so no integer wider
+    than 64 bits is ever formed.
+    """
+    n = ring.degree
+    low_words = bits // _WORD_BITS  # full words below the top one
+    top_bits = bits + 1 - _WORD_BITS * low_words  # in [1, 32]
+    total = ring.zero()
+    for k in range(low_words):
+        word = rng.random_uint32(n).astype(np.int64)
+        total = total + ring.from_ints(word) * (1 << (_WORD_BITS * k))
+    top = rng.random_uint32(n) & np.uint32((1 << top_bits) - 1)
+    signed = top.astype(np.int64) - (1 << (top_bits - 1))
+    return total + ring.from_ints(signed) * (1 << (_WORD_BITS * low_words))
 
 
 def decryption_share(
@@ -521,7 +595,8 @@ def decryption_share(
         share: the party's additive share: its :attr:`PartyKey.secret` (n-of-n), or
             :meth:`ThresholdShare.additive_share` for the active set (t-of-n).
         smudging_bits: ``b``, the smudging noise is uniform in ``[-2^b, 2^b)``
-            (:func:`max_smudging_bits`).
+            (:func:`max_smudging_bits`); ``2^(b+1)`` must stay below ``Q_l``. This raw step
+            takes ``b`` as given: :func:`check_smudging_security` is the caller's floor.
         rng: the randomness of the smudging noise.
     """
     if not isinstance(ct, Ciphertext):
@@ -532,8 +607,12 @@ def decryption_share(
         )
     if isinstance(smudging_bits, bool) or not isinstance(smudging_bits, int):
         raise ParameterError(f"smudging_bits must be an integer, got {smudging_bits!r}")
-    if not 0 <= smudging_bits <= MAX_SMUDGING_BITS:
-        raise ParameterError(f"smudging_bits must lie in [0, {MAX_SMUDGING_BITS}]")
+    modulus = ct.params.q_modulus_at(ct.level)
+    if smudging_bits < 0 or 1 << (smudging_bits + 1) >= modulus:
+        raise ParameterError(
+            f"smudging_bits must lie in [0, {modulus.bit_length() - 2}] at level {ct.level} "
+            f"(the noise 2^(b+1) must stay below Q_l); size it with max_smudging_bits"
+        )
     ring = context_of(ct.params).ring_q(ct.level)
     if isinstance(share, SecretKey):
         if share.params != ct.params or share.key_id != ct.key_id:

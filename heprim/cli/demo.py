@@ -463,7 +463,14 @@ def _bfv_keys(
 
     holders = decryptors if decryptors is not None else min(5, hospitals)
     params = aggregation_parameters(encoding.modulus_bits(hospitals))
-    return BFVDeployment.generate(list(range(1, holders + 1)), holders // 2 + 1, params, rng=rng)
+    # Every hospital may contribute: the cheapest upload whose smudging meets the floor for them.
+    return BFVDeployment.generate(
+        list(range(1, holders + 1)),
+        holders // 2 + 1,
+        params,
+        max_contributors=hospitals,
+        rng=rng,
+    )
 
 
 def federated_run(

@@ -14,7 +14,9 @@ Random integer inputs, a dropout schedule, the protocol chosen with ``--protocol
 ``bfv``
     batched multiparty BFV (:mod:`heprim.secagg.he_bfv`): the committee generates a
     ``--threshold``-of-``--decryptors`` key collectively (no dealer), clients encrypt one value
-    per SIMD slot and upload modulus-switched ciphertexts, the committee decrypts with smudging;
+    per SIMD slot and upload modulus-switched ciphertexts, the committee decrypts with smudging
+    that meets the ``lambda >= 40`` floor (``--insecure-smudging``: the 4x-float32 upload at 2
+    primes, with its weaker ``lambda`` printed as a warning);
 
 then an exactness check of the result against the plaintext sum of the surviving clients, and
 one cost table whatever the protocol, so that protocols compare by measured cost.
@@ -160,6 +162,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=4096,
         help="bfv: ring degree N, the SIMD slots per ciphertext (default 4096; below 4096 is "
         "insecure with the aggregation modulus and for tests only)",
+    )
+    parser.add_argument(
+        "--insecure-smudging",
+        action="store_true",
+        help="bfv: upload at 2 primes (4x a float32) although the decryptors' smudging then "
+        "hides the aggregate's noise only to about 2^-11 instead of the 2^-40 floor (measurement "
+        "only; the default keeps 3 primes, 5.6x)",
     )
     parser.add_argument("--bits", type=int, default=16, help="bits per input value (integers)")
     parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
@@ -361,6 +370,7 @@ def _run_bfv(
     rng: PRNG,
     reporter: Reporter,
 ) -> HESimulationResult:
+    from heprim.bfv.multiparty import SMUDGING_SECURITY_FLOOR
     from heprim.net.simulate import simulate_he
     from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
     from heprim.secagg.he_messages import HERound
@@ -370,21 +380,31 @@ def _run_bfv(
     t = int(args.threshold) if args.threshold is not None else l_parties // 2 + 1
     committee = list(range(n + 1, n + 1 + l_parties))
     degree = int(args.ring_degree)
+    weak = bool(args.insecure_smudging)
     with warnings.catch_warnings(), reporter.progress("collective key generation") as progress:
-        if degree < 4096:
+        if degree < 4096 or weak:  # said on the report instead
             warnings.simplefilter("ignore", InsecureParametersWarning)
         params = aggregation_parameters(
             encoding.modulus_bits(n), degree=degree, allow_insecure=degree < 4096
         )
         deployment = BFVDeployment.generate(
-            committee, t, params, rng=rng, progress=None if args.no_progress else progress
+            committee,
+            t,
+            params,
+            upload_level=min(2, params.max_level) if weak else None,
+            max_contributors=n,
+            allow_insecure=weak,
+            rng=rng,
+            progress=None if args.no_progress else progress,
         )
     dropped = DropoutSchedule.random(list(inputs), float(args.dropout), HERound.INPUT, rng)
     silent = DropoutSchedule.random(
         committee, int(args.decryptor_dropout) / l_parties, HERound.DECRYPT, rng
     )
     schedule = DropoutSchedule({**dropped.at, **silent.at})
-    with reporter.progress("bfv messages") as progress:
+    with warnings.catch_warnings(), reporter.progress("bfv messages") as progress:
+        if weak:
+            warnings.simplefilter("ignore", InsecureParametersWarning)
         result = simulate_he(
             inputs,
             encoding,
@@ -395,14 +415,22 @@ def _run_bfv(
             progress=None if args.no_progress else progress,
         )
     length = encoding.length(dim)
-    bits, security = deployment.smudging_security(max(len(result.survivors), 1))
+    bits, security = deployment.smudging_security(n)  # the session's worst case
+    sizes = "+".join(str(q.bit_length()) for q in params.q)
     reporter.line(
         f"multiparty BFV: n={n} decryptors l={l_parties} t={t} N={degree} "
-        f"t_plain={params.plain_modulus} Q={len(params.q)}x30 bits, upload at "
+        f"t_plain={params.plain_modulus} Q={sizes} bits, upload at "
         f"{deployment.upload_level} primes ({deployment.upload_bytes_per_value():.1f} bytes "
-        f"per value), {-(-length // degree)} ciphertexts per client; keys in "
+        f"per value, {deployment.upload_bytes_per_value() / 4:.2f}x float32), "
+        f"{-(-length // degree)} ciphertexts per client; keys in "
         f"{deployment.keygen_seconds:.2f} s; smudging 2^{bits} (lambda {security:.0f} bits)"
     )
+    if weak:
+        reporter.line(
+            f"WARNING: --insecure-smudging: lambda = {security:.1f} bits, below the floor of "
+            f"{SMUDGING_SECURITY_FLOOR}: the decryption shares hide the aggregate's noise only "
+            f"up to a statistical distance of 2^-{security:.0f}; never for real data"
+        )
     lost = dropped.dropped_by(HERound.DECRYPT)
     reporter.line(
         f"dropped: {sorted(lost)[:10]}{' ...' if len(lost) > 10 else ''} ({len(lost)} clients "

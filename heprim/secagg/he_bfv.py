@@ -12,8 +12,8 @@ The HE aggregation of :mod:`heprim.secagg.he_aggregation` with
   words SecAgg sends), one word per SIMD slot (Smart-Vercauteren batching): a vector longer
   than ``N`` is split across ``ceil(length / N)`` ciphertexts. Each client encrypts at the top
   level, then *modulus-switches* down to :attr:`BFVDeployment.upload_level` primes and sends the
-  residues bit-packed (30 bits each): with two 30-bit primes that is ``2 * 60`` bits per slot,
-  under 4x a float32;
+  residues bit-packed (30 bits each): with the default three 30-bit primes kept out of four
+  that is ``2 * 90`` bits per slot, 5.6x a float32 (see *Smudging* for the 4x opt-in);
 * **the plain modulus** ``t``, a prime ``= 1 mod 2N``, holds the sum of every participant's
   largest word (:func:`aggregation_parameters`), so slot sums never wrap;
 * **aggregation**: the server adds the ciphertexts' residues as they arrive;
@@ -26,12 +26,21 @@ The HE aggregation of :mod:`heprim.secagg.he_aggregation` with
 **Smudging.** Every decryptor sizes its smudging noise from public facts only (the parameters,
 the number of key shares, the number of contributors): the largest ``2^b`` that still decrypts
 (:func:`heprim.bfv.multiparty.max_smudging_bits`), against the noise bound of the aggregate
-(:func:`heprim.bfv.multiparty.noise_bound`). :attr:`BFVDeployment.smudging_security` reports the
-resulting statistical distance ``2^-lambda`` for a session; with the default parameters
-(``N = 4096``, ``Q = 3 x 30`` bits, upload at 2 primes) and 100 clients ``lambda`` is about 11
-bits for the whole polynomial by the union bound (23 bits per coefficient). An upload at 3 primes
-(``upload_level=3``) raises ``lambda`` to about 35 bits at 1.5 times the upload.
-See ``docs/threshold_explained.md``.
+(:func:`heprim.bfv.multiparty.noise_bound`). It hides the aggregate's noise up to a statistical
+distance ``2^-lambda`` (:meth:`BFVDeployment.smudging_security`), and ``lambda`` must reach
+:data:`~heprim.bfv.multiparty.SMUDGING_SECURITY_FLOOR` (40 bits) for the session's participants:
+the deployment, the server and every decryptor check it (a decryptor on its own, from the setup
+message), and refuse below it unless built with ``allow_insecure=True``.
+
+``lambda`` is about ``log2 Q_l - log2(3t) - log2|T| - log2 N - log2 B``: every prime kept at the
+upload buys its bits. The default parameters (``N = 4096``, ``Q = 3 x 30 + 16`` bits, 106 of the
+109 bits the HE standard allows at 128-bit security) upload at 3 primes: the small fourth prime
+is there so the modulus switch shrinks the aggregate's noise ``B`` to its rounding floor, and
+100 clients reach ``lambda = 41`` (1000 clients need the fourth prime too: 48 bits at 7.5x a
+float32; :meth:`BFVDeployment.generate` picks the cheapest level that reaches the floor). The
+upload at 2 primes (4x a float32) reaches only ``lambda = 11`` for 100 clients (a distance
+``2^-11``): available as an explicit opt-in, ``upload_level=2, allow_insecure=True``, which
+warns. See ``docs/threshold_explained.md``.
 
 Client dropout needs nothing: the sum is over the ciphertexts that arrived. Decryptor dropout
 is tolerated down to ``t`` before the ready step; a chosen decryptor that vanishes between its
@@ -46,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -61,7 +71,12 @@ from heprim.bfv.encoder import BatchEncoder
 from heprim.bfv.keys import PublicKey
 from heprim.bfv.params import Parameters, ParametersLiteral
 from heprim.bfv.scheme import Encryptor
-from heprim.errors import NoiseBudgetExhausted, ParameterError, ProtocolError
+from heprim.errors import (
+    InsecureParametersWarning,
+    NoiseBudgetExhausted,
+    ParameterError,
+    ProtocolError,
+)
 from heprim.math.ntheory import is_probable_prime
 from heprim.math.prng import PRNG, default_rng
 from heprim.ring import RingElement
@@ -101,14 +116,17 @@ def aggregation_parameters(
     sum_bits: int,
     *,
     degree: int = 4096,
-    log_q: Sequence[int] = (30, 30, 30),
+    log_q: Sequence[int] = (30, 30, 30, 16),
     allow_insecure: bool = False,
 ) -> Parameters:
     """BFV parameters for summing vectors whose exact sum needs ``sum_bits`` bits.
 
     ``t`` is the smallest prime ``= 1 mod 2N`` with ``t >= 2^sum_bits`` (batching, and no slot
-    sum wraps); ``Q`` defaults to three 30-bit primes (90 bits: 128-bit secure at ``N = 4096``,
-    whose bound is 109), no special primes (aggregation needs no relinearization). For ``n``
+    sum wraps); ``Q`` defaults to three 30-bit primes and a 16-bit one (106 bits: 128-bit secure
+    at ``N = 4096``, whose bound is 109), no special primes (aggregation needs no
+    relinearization). Clients upload at the three 30-bit primes; the last one only makes the
+    modulus switch divide the encryption noise away, which the smudging margin needs (see the
+    module: ``lambda >= 40`` for 100 clients). For ``n``
     clients of an encoding use ``encoding.modulus_bits(n)``: 23 bits for 100 clients of 16-bit
     values (``t = 8404993``).
     """
@@ -150,8 +168,70 @@ def _check_fit(params: Parameters, encoding: VectorEncoding, participants: int) 
 def _smudging(
     params: Parameters, level: int, parties: int, contributors: int, threshold: int
 ) -> tuple[int, float]:
+    """``(b, lambda)``: the decryptors' smudging width and its statistical security."""
     bound = multiparty.noise_bound(params, parties=parties, summands=contributors, level=level)
-    return multiparty.max_smudging_bits(params, level, bound, threshold), bound
+    bits = multiparty.max_smudging_bits(params, level, bound, threshold)
+    return bits, multiparty.smudging_security(params, bits, bound)
+
+
+def _security_at(
+    params: Parameters, level: int, parties: int, contributors: int, threshold: int
+) -> float:
+    """``lambda`` of a sum of ``contributors`` inputs at ``level`` (``-inf``: does not fit)."""
+    try:
+        return _smudging(params, level, parties, contributors, threshold)[1]
+    except ParameterError:
+        return float("-inf")
+
+
+def _upload_advice(
+    params: Parameters, level: int, parties: int, contributors: int, threshold: int
+) -> str:
+    floor = multiparty.SMUDGING_SECURITY_FLOOR
+    better = [
+        k
+        for k in range(level + 1, params.max_level + 1)
+        if _security_at(params, k, parties, contributors, threshold) >= floor
+    ]
+    where = f"upload_level={better[0]}" if better else "a larger modulus"
+    return (
+        f"here the upload keeps {level} of {params.max_level} primes; try {where}, or fewer "
+        "participants per session"
+    )
+
+
+def _check_security(
+    params: Parameters,
+    level: int,
+    parties: int,
+    contributors: int,
+    threshold: int,
+    *,
+    allow_insecure: bool,
+) -> float:
+    """The floor of :func:`~heprim.bfv.multiparty.check_smudging_security` for a session."""
+    security = _security_at(params, level, parties, contributors, threshold)
+    return multiparty.check_smudging_security(
+        security,
+        allow_insecure=allow_insecure,
+        what=f"a sum of {contributors} inputs at {level} primes",
+        advice=_upload_advice(params, level, parties, contributors, threshold),
+    )
+
+
+def _cheapest_level(
+    params: Parameters, parties: int, contributors: int | None, threshold: int
+) -> int:
+    """The fewest primes whose smudging reaches the floor for ``contributors`` (the top level
+    when none does, or when the number is not known: the check then explains)."""
+    top = params.max_level
+    if contributors is None:
+        return top
+    floor = multiparty.SMUDGING_SECURITY_FLOOR
+    for level in range(1, top):
+        if _security_at(params, level, parties, contributors, threshold) >= floor:
+            return level
+    return top
 
 
 def _check_block(block: PolyBlock, shape: tuple[int, ...], moduli: U64, who: str) -> None:
@@ -169,6 +249,12 @@ class BFVAggregationServer(HEAggregationServer):
         public: the collective public key (public: aggregation needs no secret).
         parties: how many additive key shares the collective key has (the noise bound uses it).
         upload_level: the level of the clients' ciphertexts.
+        allow_insecure: accept a session whose smudging security is below the floor (warns).
+
+    Raises:
+        ParameterError: the session's participants would make ``lambda`` fall below
+            :data:`~heprim.bfv.multiparty.SMUDGING_SECURITY_FLOOR` (the decryptors would
+            refuse it anyway).
     """
 
     STAGES: ClassVar[Mapping[HEServerStage, tuple[type[Message], HERound]]] = {
@@ -178,7 +264,13 @@ class BFVAggregationServer(HEAggregationServer):
     }
 
     def __init__(
-        self, config: HESessionConfig, public: PublicKey, *, parties: int, upload_level: int
+        self,
+        config: HESessionConfig,
+        public: PublicKey,
+        *,
+        parties: int,
+        upload_level: int,
+        allow_insecure: bool = False,
     ) -> None:
         super().__init__(config)
         if not isinstance(public, PublicKey):
@@ -186,6 +278,16 @@ class BFVAggregationServer(HEAggregationServer):
         params = public.params
         context_of(params).check_level(upload_level)
         _check_fit(params, config.encoding, len(config.participants))
+        # Every participant may contribute: the noise bound grows with the count, so the
+        # participants are the worst case of the session.
+        _check_security(
+            params,
+            upload_level,
+            parties,
+            len(config.participants),
+            config.threshold,
+            allow_insecure=allow_insecure,
+        )
         self.public = public
         self.parties = parties
         self.upload_level = upload_level
@@ -318,6 +420,9 @@ class BFVParty(HEAggregationParty):
         parties: how many additive shares the collective key has.
         share: this party's :class:`~heprim.bfv.multiparty.ThresholdShare` if it decrypts.
         min_contributors: as a decryptor, never open a sum of fewer inputs than this.
+        allow_insecure: as a decryptor, accept a setup whose smudging security is below
+            :data:`~heprim.bfv.multiparty.SMUDGING_SECURITY_FLOOR` (only when this party's own
+            deployment opted in: the server's setup message never lowers the floor).
         rng: randomness of the encryption, the quantisation and the smudging.
     """
 
@@ -329,6 +434,7 @@ class BFVParty(HEAggregationParty):
         parties: int,
         share: multiparty.ThresholdShare | None = None,
         min_contributors: int = 2,
+        allow_insecure: bool = False,
         rng: PRNG | None = None,
     ) -> None:
         super().__init__(party_id, rng=rng)
@@ -342,6 +448,7 @@ class BFVParty(HEAggregationParty):
         self._parties = parties
         self._share = share
         self._min_contributors = max(1, int(min_contributors))
+        self._allow_insecure = bool(allow_insecure)
         self._setup: BFVSetup | None = None
         self._request: BFVDecryptRequest | None = None
 
@@ -398,6 +505,18 @@ class BFVParty(HEAggregationParty):
             _check_fit(params, m.encoding, len(participants))
         except ParameterError as exc:
             raise ProtocolError(str(exc)) from exc
+        if share is not None:  # the decryptor's own floor, from public facts only
+            try:
+                _check_security(
+                    params,
+                    m.upload_level,
+                    self._parties,
+                    len(participants),
+                    m.threshold,
+                    allow_insecure=self._allow_insecure,
+                )
+            except ParameterError as exc:
+                raise ProtocolError(f"decryptor {self.id} refuses the setup: {exc}") from exc
         self._setup, self._session = m, m.session
         out: list[Message] = []
         if self.id in participants:
@@ -468,10 +587,11 @@ class BFVParty(HEAggregationParty):
             )
         params = self.public.params
         level = setup.upload_level
-        bits, bound = _smudging(
+        # Fewer contributors than participants only lower the noise bound: lambda is at least
+        # what the setup check accepted.
+        bits, _ = _smudging(
             params, level, self._parties, len(request.contributors), setup.threshold
         )
-        del bound
         additive = share.additive_share([holders[p] for p in sorted(active)])
         ring = context_of(params).ring_q(level)
         masks = request.masks.residues
@@ -499,14 +619,27 @@ class BFVDeployment:
         upload_level: the primes a client's ciphertexts keep after modulus switching.
         min_contributors: each decryptor's own floor on the number of inputs in a sum.
         keygen_seconds: the time the key generation took (all decryptors together).
+        max_contributors: the largest sum the deployment is meant to open (``None``: not
+            stated); the smudging floor is checked for it here, and for every session's
+            participants by the server and by each decryptor.
+        allow_insecure: accept smudging below
+            :data:`~heprim.bfv.multiparty.SMUDGING_SECURITY_FLOOR` (warns
+            :class:`~heprim.errors.InsecureParametersWarning`); the server and the decryptors
+            built from this deployment accept it too.
+
+    Raises:
+        ParameterError: ``lambda`` is below the floor for ``max_contributors`` (or, when not
+            given, even for a sum of ``min_contributors``) without ``allow_insecure``.
     """
 
     public: PublicKey
     shares: Mapping[int, multiparty.ThresholdShare] = field(repr=False)
     parties: int
-    upload_level: int = 2
+    upload_level: int
     min_contributors: int = 2
     keygen_seconds: float = 0.0
+    max_contributors: int | None = None
+    allow_insecure: bool = False
     name: ClassVar[str] = "bfv"
 
     def __post_init__(self) -> None:
@@ -526,6 +659,26 @@ class BFVDeployment:
         if len({s.index for s in self.shares.values()}) != len(self.shares):
             raise ParameterError("two parties hold the same share index")
         object.__setattr__(self, "shares", MappingProxyType(dict(self.shares)))
+        if self.max_contributors is not None and (
+            isinstance(self.max_contributors, bool)
+            or not isinstance(self.max_contributors, int)
+            or self.max_contributors < 1
+        ):
+            raise ParameterError(
+                f"max_contributors must be a positive integer or None, got "
+                f"{self.max_contributors!r}"
+            )
+        # Without a stated maximum, the smallest sum a decryptor opens is the most favourable
+        # case: a deployment that fails even there can never run a secure session.
+        contributors = self.max_contributors or max(1, self.min_contributors)
+        _check_security(
+            self.public.params,
+            self.upload_level,
+            self.parties,
+            contributors,
+            self.threshold,
+            allow_insecure=self.allow_insecure,
+        )
 
     @classmethod
     def generate(
@@ -535,7 +688,9 @@ class BFVDeployment:
         params: Parameters,
         *,
         upload_level: int | None = None,
+        max_contributors: int | None = None,
         min_contributors: int = 2,
+        allow_insecure: bool = False,
         rng: PRNG | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> BFVDeployment:
@@ -544,14 +699,42 @@ class BFVDeployment:
 
         In process: every decryptor's steps are those of :mod:`heprim.bfv.multiparty`, and the
         Shamir shares would travel over pairwise private channels in a deployment. The common
-        reference seed is drawn from ``rng``. ``upload_level`` defaults to 2 primes (or 1
-        when there are fewer).
+        reference seed is drawn from ``rng``.
+
+        Args:
+            upload_level: the primes the clients' ciphertexts keep. Default: the cheapest level
+                whose smudging reaches the floor for ``max_contributors`` (3 of the 4 primes of
+                :func:`aggregation_parameters` up to about 150 clients), or every prime when
+                ``max_contributors`` is not given.
+            max_contributors: the largest number of inputs a session will sum (its
+                participants); the smudging floor is checked for it before any key is made.
+            allow_insecure: accept smudging below the floor, e.g. the 4x-float32 upload
+                ``upload_level=2`` (warns with the ``lambda`` reached).
+
+        Raises:
+            ParameterError: the smudging security is below
+                :data:`~heprim.bfv.multiparty.SMUDGING_SECURITY_FLOOR` (see the message for
+                the options) and ``allow_insecure`` is not set.
         """
         if not isinstance(params, Parameters):
             raise ParameterError(f"params must be bfv.Parameters, got {type(params).__name__}")
         ids = list(decryptors)
         if not ids or len(set(ids)) != len(ids):
             raise ParameterError("give at least one decryptor, each party id once")
+        if isinstance(threshold, bool) or not isinstance(threshold, int):
+            raise ParameterError(f"the threshold must be an integer, got {threshold!r}")
+        if upload_level is None:
+            upload_level = _cheapest_level(params, len(ids), max_contributors, threshold)
+        # Refuse weak smudging before anyone spends time on keys (the instance checks again).
+        contributors = max_contributors or max(1, min_contributors)
+        _check_security(
+            params,
+            context_of(params).check_level(upload_level),
+            len(ids),
+            contributors,
+            threshold,
+            allow_insecure=allow_insecure,
+        )
         rng = default_rng(rng)
         start = time.perf_counter()
         seed = rng.random_bytes(32)
@@ -570,15 +753,18 @@ class BFVDeployment:
             )
             for party, j in zip(ids, indices, strict=True)
         }
-        level = min(2, params.max_level) if upload_level is None else upload_level
-        return cls(
-            public,
-            shares,
-            len(ids),
-            level,
-            min_contributors,
-            time.perf_counter() - start,
-        )
+        with warnings.catch_warnings():  # warned above already, once
+            warnings.simplefilter("ignore", InsecureParametersWarning)
+            return cls(
+                public,
+                shares,
+                len(ids),
+                upload_level,
+                min_contributors,
+                time.perf_counter() - start,
+                max_contributors,
+                allow_insecure,
+            )
 
     @property
     def decryptors(self) -> Mapping[int, int]:
@@ -593,11 +779,9 @@ class BFVDeployment:
     def smudging_security(self, contributors: int) -> tuple[int, float]:
         """``(b, lambda)`` for a sum of ``contributors`` inputs: the smudging noise is uniform in
         ``[-2^b, 2^b)`` and hides the aggregate's noise up to a distance ``2^-lambda``."""
-        params = self.public.params
-        bits, bound = _smudging(
-            params, self.upload_level, self.parties, contributors, self.threshold
+        return _smudging(
+            self.public.params, self.upload_level, self.parties, contributors, self.threshold
         )
-        return bits, multiparty.smudging_security(params, bits, bound)
 
     def upload_bytes_per_value(self) -> float:
         """Bytes a client uploads per slot: two polynomials of packed residues."""
@@ -611,7 +795,11 @@ class BFVDeployment:
     def server(self, config: HESessionConfig) -> BFVAggregationServer:
         """The server of one session."""
         return BFVAggregationServer(
-            config, self.public, parties=self.parties, upload_level=self.upload_level
+            config,
+            self.public,
+            parties=self.parties,
+            upload_level=self.upload_level,
+            allow_insecure=self.allow_insecure,
         )
 
     def party(self, party_id: int, *, rng: PRNG | None = None) -> BFVParty:
@@ -622,5 +810,6 @@ class BFVDeployment:
             parties=self.parties,
             share=self.shares.get(party_id),
             min_contributors=self.min_contributors,
+            allow_insecure=self.allow_insecure,
             rng=rng,
         )

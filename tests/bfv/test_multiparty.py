@@ -15,6 +15,7 @@ from heprim import bfv
 from heprim.bfv import multiparty as mp
 from heprim.bfv.scheme import round_to_plaintext
 from heprim.errors import (
+    InsecureParametersWarning,
     KeyMismatchError,
     NoiseBudgetExhausted,
     ParameterError,
@@ -214,7 +215,7 @@ def test_errors(setting) -> None:
         mp.aggregate_public_key(params, seed, [])
     ct = bfv.Encryptor(public).encrypt(bfv.BatchEncoder(params).encode([1]))
     with pytest.raises(ParameterError, match="smudging_bits"):
-        mp.decryption_share(ct, keys[0].secret, smudging_bits=99)
+        mp.decryption_share(ct, keys[0].secret, smudging_bits=110)
     with pytest.raises(ParameterError, match="no decryption shares"):
         mp.combine_decryption(ct, [])
     with pytest.raises(ParameterError, match="size 2"):
@@ -225,3 +226,55 @@ def test_errors(setting) -> None:
         mp.decryption_share(ct, stranger, smudging_bits=10)
     with pytest.raises(ParameterError, match="parties"):
         mp.noise_bound(params, parties=0)
+
+
+# ------------------------------------------------------------------ wide smudging and the floor
+
+
+@pytest.mark.parametrize("bits", [0, 1, 31, 32, 33, 63, 64, 80])
+def test_smudging_noise_is_uniform_in_its_range_at_any_width(setting, bits: int) -> None:
+    """Exactly ``[-2^b, 2^b)`` across the 32-bit word boundaries, and it fills the range.
+
+    Oracle: Python big integers (the centered coefficients), not the RNS arithmetic."""
+    params = setting[0]
+    ring = bfv.context_of(params).ring_q(params.max_level)  # 108 bits: room for 2^81
+    values = [int(v) for v in mp._smudging(ring, bits, KeyedPRNG.from_int(bits)).to_centered_ints()]
+    assert min(values) >= -(1 << bits) and max(values) < 1 << bits
+    # With N = 1024 draws, each half and the outer quarters are hit (failure chance < 2^-300).
+    assert any(v < 0 for v in values) and any(v >= 0 for v in values)
+    if bits >= 2:
+        assert min(values) < -(1 << (bits - 1)) and max(values) >= 1 << (bits - 1)
+    if bits == 0:
+        assert set(values) == {-1, 0}
+
+
+def test_wide_smudging_decrypts_and_lifts_the_old_int64_cap(setting) -> None:
+    """At the top level (108 bits) the largest smudging that decrypts exceeds 61 bits."""
+    params, _, keys, public = setting
+    level = params.max_level
+    bound = mp.noise_bound(params, parties=PARTIES, summands=1, level=level)
+    bits = mp.max_smudging_bits(params, level, bound, PARTIES)
+    assert bits > 61
+    assert mp.smudging_security(params, bits, bound) >= mp.SMUDGING_SECURITY_FLOOR
+    encoder = bfv.BatchEncoder(params)
+    x = _values(params, 30)
+    ct = bfv.Encryptor(public).encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(31))
+    rng = KeyedPRNG.from_int(32)
+    shares = [mp.decryption_share(ct, k.secret, smudging_bits=bits, rng=rng) for k in keys]
+    assert np.array_equal(encoder.decode(mp.combine_decryption(ct, shares), signed=False), x)
+    with pytest.raises(ParameterError, match="below Q_l"):
+        mp.decryption_share(
+            ct, keys[0].secret, smudging_bits=params.q_modulus_at(level).bit_length()
+        )
+
+
+def test_the_security_floor_refuses_or_warns() -> None:
+    assert mp.SMUDGING_SECURITY_FLOOR == 40
+    assert mp.check_smudging_security(40.0) == 40.0
+    assert mp.check_smudging_security(12.0, floor=10) == 12.0
+    with pytest.raises(ParameterError, match=r"lambda = 39\.5 bits, below the floor of 40"):
+        mp.check_smudging_security(39.5)
+    with pytest.raises(ParameterError, match=r"more primes at the upload.*try this"):
+        mp.check_smudging_security(20.0, advice="try this")
+    with pytest.warns(InsecureParametersWarning, match=r"lambda = 11\.0 bits"):
+        assert mp.check_smudging_security(11.0, allow_insecure=True) == 11.0

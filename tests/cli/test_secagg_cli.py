@@ -211,3 +211,22 @@ def test_cli_bfv_aborts_below_t() -> None:
     )
     assert code == 1
     assert "ABORTED: only 2 decryptors are online, fewer than the threshold t = 3" in out.getvalue()
+
+
+@pytest.mark.parametrize("weak", [False, True])
+def test_cli_bfv_smudging_floor_and_the_insecure_opt_in(weak: bool) -> None:
+    """Secure by default (3 primes, lambda >= 40); --insecure-smudging uploads 4x float32 at
+    2 primes and says so loudly."""
+    out = io.StringIO()
+    argv = ["secagg", "simulate", "--protocol", "bfv", "--clients", "6", "--dim", "100"]
+    argv += ["--seed", "3", "--no-progress", "--decryptors", "3"]
+    assert main(argv + (["--insecure-smudging"] if weak else []), out=out) == 0
+    text = out.getvalue()
+    assert "EXACT" in text
+    lam = float(text.split("(lambda ")[1].split()[0])
+    if weak:
+        assert "upload at 2 primes (15.0 bytes per value, 3.75x float32)" in text
+        assert lam < 40 and "WARNING: --insecure-smudging: lambda = " in text
+    else:
+        assert "upload at 3 primes (22.5 bytes per value, 5.62x float32)" in text
+        assert lam >= 40 and "WARNING" not in text

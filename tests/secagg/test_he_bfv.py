@@ -11,12 +11,13 @@ import warnings
 import numpy as np
 import pytest
 
-from heprim.errors import ParameterError, ProtocolError
+from heprim.bfv.multiparty import SMUDGING_SECURITY_FLOOR
+from heprim.errors import InsecureParametersWarning, ParameterError, ProtocolError
 from heprim.math.prng import KeyedPRNG
 from heprim.net.simulate import DropoutSchedule, simulate_he
 from heprim.secagg.encoding import VectorEncoding
 from heprim.secagg.he_aggregation import HESessionConfig
-from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
+from heprim.secagg.he_bfv import BFVAggregationServer, BFVDeployment, aggregation_parameters
 from heprim.secagg.he_messages import (
     BFVEncryptedInput,
     HERound,
@@ -41,7 +42,9 @@ def _params(clients: int = CLIENTS):  # N = 1024: fast; the protocol does not de
 
 @pytest.fixture(scope="module")
 def deployment() -> BFVDeployment:
-    return BFVDeployment.generate(DECRYPTORS, 3, _params(), rng=KeyedPRNG.from_int(1))
+    return BFVDeployment.generate(
+        DECRYPTORS, 3, _params(), max_contributors=CLIENTS, rng=KeyedPRNG.from_int(1)
+    )
 
 
 def _inputs(dim: int, seed: int) -> dict[int, np.ndarray]:
@@ -56,7 +59,11 @@ def test_parameters_hold_the_sum() -> None:
     params = aggregation_parameters(23)
     t = params.plain_modulus
     assert t >= 1 << 23 and t % 8192 == 1 and params.batching
-    assert params.security_level == 128 and len(params.q) == 3 and not params.p
+    assert params.security_level == 128 and not params.p
+    # Three 30-bit primes for the upload and a 16-bit one the modulus switch divides away:
+    # 106 bits, under the 109 the HE standard allows at N = 4096.
+    assert [q.bit_length() for q in params.q] == [30, 30, 30, 16]
+    assert sum(q.bit_length() for q in params.q) <= 109
     # Independent check by trial division: the candidates = 1 mod 8192 from 2^23 on are
     # 8388609 and 8396801 (composite) and 8404993 (prime: no factor up to its square root).
     assert t == 8404993
@@ -80,9 +87,10 @@ def test_exact_under_random_client_dropout(deployment: BFVDeployment, seed: int)
     expected = sum(inputs[u] for u in survivors)
     assert np.array_equal(result.aggregate.sum, expected)
     assert result.protocol == "bfv"
-    # Upload: 3 ciphertexts x 2 polys x 2 limbs x 1024 residues of 30 bits (+ headers).
+    # Upload: 3 ciphertexts x 2 polys x 3 limbs x 1024 residues of 30 bits (+ headers).
+    assert deployment.upload_level == 3
     upload = result.client_costs[min(survivors)].rounds[HERound.INPUT].bytes_sent
-    assert 3 * 2 * 2 * 1024 * 30 // 8 <= upload < 3 * 2 * 2 * 1024 * 30 // 8 + 100
+    assert 3 * 2 * 3 * 1024 * 30 // 8 <= upload < 3 * 2 * 3 * 1024 * 30 // 8 + 100
 
 
 @pytest.mark.parametrize("silent", [0, 1, 2])
@@ -105,7 +113,9 @@ def test_t_minus_1_decryptors_abort(deployment: BFVDeployment) -> None:
 
 
 def test_decryptors_can_be_clients(deployment: BFVDeployment) -> None:
-    dep = BFVDeployment.generate([1, 2, 3], 2, _params(), rng=KeyedPRNG.from_int(9))
+    dep = BFVDeployment.generate(
+        [1, 2, 3], 2, _params(), max_contributors=CLIENTS, rng=KeyedPRNG.from_int(9)
+    )
     inputs = _inputs(100, 10)
     result = simulate_he(inputs, ENCODING, dep, rng=KeyedPRNG.from_int(11))
     assert np.array_equal(result.aggregate.sum, sum(inputs.values()))
@@ -146,8 +156,10 @@ def test_plain_modulus_too_small_is_refused() -> None:
 
 def test_smudging_security_is_reported(deployment: BFVDeployment) -> None:
     bits, security = deployment.smudging_security(CLIENTS)
-    assert 20 < bits <= 61 and security > 0
-    assert deployment.upload_bytes_per_value() == 15.0
+    assert bits > 61 and security >= SMUDGING_SECURITY_FLOOR  # wider than int64: exact words
+    assert deployment.upload_bytes_per_value() == 2 * 3 * 30 / 8
+    # Fewer contributors, less noise: never less secure than the participants' worst case.
+    assert deployment.smudging_security(2)[1] >= security
 
 
 def test_server_and_party_refuse_what_does_not_belong(deployment: BFVDeployment) -> None:
@@ -179,13 +191,15 @@ def test_server_and_party_refuse_what_does_not_belong(deployment: BFVDeployment)
     with pytest.raises(ProtocolError, match="replayed"):
         server.handle(upload)
     # A client given a setup for another key refuses to encrypt.
-    other = BFVDeployment.generate(DECRYPTORS, 3, _params(), rng=KeyedPRNG.from_int(19))
+    other = BFVDeployment.generate(
+        DECRYPTORS, 3, _params(), max_contributors=CLIENTS, rng=KeyedPRNG.from_int(19)
+    )
     stranger = other.party(2)
     stranger.set_input(np.arange(8))
     with pytest.raises(ProtocolError, match="another key"):
         stranger.handle(dataclasses.replace(setups[1]))
     with pytest.raises(ParameterError, match="not a share of this key"):
-        BFVDeployment(deployment.public, dict(other.shares), 5)
+        BFVDeployment(deployment.public, dict(other.shares), 5, 3)
 
 
 def test_residue_packing_round_trips() -> None:
@@ -200,3 +214,130 @@ def test_residue_packing_round_trips() -> None:
         pack_residues(values, 29 if int(values.max()) >> 29 else 1)
     with pytest.raises(SerializationError, match="wrong length"):
         unpack_residues(packed[:-1], 1000, 30)
+
+
+# --------------------------------------------------------------------- the smudging floor
+
+
+def test_the_default_parameters_meet_the_floor_and_aggregate_exactly() -> None:
+    """N = 4096 and the default modulus: 100 clients at 3 primes reach lambda >= 40, 1000 need
+    the fourth prime; a session of 10 of them sums exactly."""
+    encoding = ENCODING
+    params = aggregation_parameters(encoding.modulus_bits(100))
+    assert params.degree == 4096 and params.security_level == 128
+    dep = BFVDeployment.generate(
+        [201, 202, 203, 204, 205], 3, params, max_contributors=100, rng=KeyedPRNG.from_int(40)
+    )
+    bits, security = dep.smudging_security(100)
+    assert dep.upload_level == 3 and security >= SMUDGING_SECURITY_FLOOR
+    assert dep.upload_bytes_per_value() / 4 == 5.625  # against a float32
+    # Independent arithmetic for lambda = b + 1 - log2(N B): the margin and b agree.
+    room = params.q_modulus_at(3) // (3 * params.plain_modulus)
+    assert 3 * 2**bits < room <= 3 * 2 ** (bits + 2)
+    big = aggregation_parameters(encoding.modulus_bits(1000))
+    wide = BFVDeployment.generate([1, 2, 3, 4, 5], 3, big, max_contributors=1000)
+    assert wide.upload_level == 4 and wide.smudging_security(1000)[1] >= SMUDGING_SECURITY_FLOOR
+    # Without a stated maximum, every prime is kept: the safest default.
+    assert BFVDeployment.generate([1, 2, 3], 2, params).upload_level == 4
+    rng = KeyedPRNG.from_int(41)
+    inputs = {
+        u: (np.frombuffer(rng.random_bytes(8 * 50), dtype="<u8") % 65536).astype(np.int64)
+        for u in range(1, 11)
+    }
+    result = simulate_he(inputs, encoding, dep, rng=rng)
+    assert result.abort_reason is None and np.array_equal(
+        result.aggregate.sum, sum(inputs.values())
+    )
+
+
+def test_generate_refuses_smudging_below_the_floor() -> None:
+    params = aggregation_parameters(ENCODING.modulus_bits(100))
+    with pytest.raises(ParameterError, match=r"lambda = 11\.\d bits, below the floor of 40"):
+        BFVDeployment.generate([1, 2, 3, 4, 5], 3, params, upload_level=2, max_contributors=100)
+    with pytest.raises(ParameterError, match="try upload_level=3"):
+        BFVDeployment.generate([1, 2, 3, 4, 5], 3, params, upload_level=2, max_contributors=100)
+    # Direct construction checks too (the most favourable sum when no maximum is given).
+    dep = BFVDeployment.generate([1, 2, 3], 2, params, rng=KeyedPRNG.from_int(42))
+    with pytest.raises(ParameterError, match="smudging security"):
+        BFVDeployment(dep.public, dict(dep.shares), 3, 2)
+    with pytest.raises(ParameterError, match="max_contributors"):
+        BFVDeployment(dep.public, dict(dep.shares), 3, 3, max_contributors=0)
+
+
+def test_the_4x_float32_opt_in_warns_and_still_aggregates_exactly() -> None:
+    params = _params()
+    with pytest.warns(InsecureParametersWarning, match=r"lambda = \d+\.\d bits"):
+        dep = BFVDeployment.generate(
+            DECRYPTORS,
+            3,
+            params,
+            upload_level=2,
+            max_contributors=CLIENTS,
+            allow_insecure=True,
+            rng=KeyedPRNG.from_int(43),
+        )
+    assert dep.allow_insecure and dep.upload_level == 2
+    assert dep.smudging_security(CLIENTS)[1] < SMUDGING_SECURITY_FLOOR
+    assert dep.upload_bytes_per_value() / 4 == 3.75  # two 30-bit residues per polynomial
+    inputs = _inputs(300, 44)
+    with pytest.warns(InsecureParametersWarning):  # the server warns for its session
+        result = simulate_he(inputs, ENCODING, dep, rng=KeyedPRNG.from_int(45))
+    assert np.array_equal(result.aggregate.sum, sum(inputs.values()))
+
+
+def _weak_setup():
+    """A server that opted in to 2-prime smudging, and its setup messages."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureParametersWarning)
+        weak = BFVDeployment.generate(
+            DECRYPTORS,
+            3,
+            _params(),
+            upload_level=2,
+            max_contributors=CLIENTS,
+            allow_insecure=True,
+            rng=KeyedPRNG.from_int(46),
+        )
+        config = HESessionConfig.create(
+            list(range(1, CLIENTS + 1)),
+            8,
+            ENCODING,
+            decryptors=weak.decryptors,
+            threshold=3,
+            rng=KeyedPRNG.from_int(47),
+        )
+        return weak, config, weak.server(config).start()
+
+
+def test_a_decryptor_refuses_a_setup_below_its_floor() -> None:
+    weak, _, setups = _weak_setup()
+    by_party = {m.recipient: m for m in setups}
+    # The same key and shares, but this decryptor's own deployment did not opt in.
+    strict = dataclasses.replace(weak, upload_level=3, allow_insecure=False)
+    decryptor = strict.party(DECRYPTORS[0], rng=KeyedPRNG.from_int(48))
+    with pytest.raises(ProtocolError, match=r"decryptor 101 refuses the setup.*lambda = "):
+        decryptor.handle(by_party[DECRYPTORS[0]])
+    # A plain client has nothing to protect by the floor: it encrypts.
+    client = strict.party(1, rng=KeyedPRNG.from_int(49))
+    client.set_input(np.arange(8))
+    assert len(client.handle(by_party[1])) == 1
+    # The opted-in decryptor accepts the same setup.
+    with pytest.warns(InsecureParametersWarning):
+        assert weak.party(DECRYPTORS[0]).handle(by_party[DECRYPTORS[0]]) == []
+
+
+def test_the_server_refuses_a_session_below_the_floor(deployment: BFVDeployment) -> None:
+    config = HESessionConfig.create(
+        list(range(1, CLIENTS + 1)),
+        8,
+        ENCODING,
+        decryptors=deployment.decryptors,
+        threshold=3,
+        rng=KeyedPRNG.from_int(50),
+    )
+    with pytest.raises(ParameterError, match=f"a sum of {CLIENTS} inputs at 2 primes"):
+        BFVAggregationServer(config, deployment.public, parties=5, upload_level=2)
+    with pytest.warns(InsecureParametersWarning):
+        BFVAggregationServer(
+            config, deployment.public, parties=5, upload_level=2, allow_insecure=True
+        )
