@@ -10,11 +10,12 @@
     sk_text = serialize.dumps(private_key, include_secret=True)
 
 Every document is ``{"heprim": "<type>", "version": 1, ...}`` (see
-:mod:`heprim.serialize.envelope` for the encodings and :mod:`heprim.serialize.paillier` for the
-layouts). Loading validates everything and raises :class:`~heprim.errors.SerializationError`
-(malformed, tampered or inconsistent data) or :class:`~heprim.errors.KeyMismatchError` (data for
-another key); it never executes anything (no pickle). python-paillier's JWK keys and ciphertext
-JSON are in :mod:`heprim.serialize.phe_compat`.
+:mod:`heprim.serialize.envelope` for the encodings, :mod:`heprim.serialize.paillier` for the
+layouts and :mod:`heprim.serialize.threshold` for threshold keys and decryption shares). Loading
+validates everything and raises :class:`~heprim.errors.SerializationError` (malformed, tampered
+or inconsistent data) or :class:`~heprim.errors.KeyMismatchError` (data for another key); it
+never executes anything (no pickle). python-paillier's JWK keys and ciphertext JSON are in
+:mod:`heprim.serialize.phe_compat`.
 """
 
 from __future__ import annotations
@@ -23,30 +24,51 @@ from typing import TypeVar, overload
 
 from heprim.errors import ParameterError, SerializationError
 from heprim.paillier.keys import PrivateKey, PublicKey
+from heprim.paillier.threshold import KeyShare, ThresholdPublicKey
 from heprim.serialize import bfv as _bfv
+from heprim.serialize import threshold as _threshold
 from heprim.serialize.envelope import Reader, parse_document, render_document
 from heprim.serialize.paillier import DUMPERS, LOADERS
 
 __all__ = ["dumps", "loads"]
 
 T = TypeVar("T")
+AnyKey = PublicKey | PrivateKey | ThresholdPublicKey | KeyShare | None
 
 
-def dumps(obj: object, *, include_secret: bool = False) -> str:
+def dumps(
+    obj: object,
+    *,
+    include_secret: bool = False,
+    public_key: ThresholdPublicKey | KeyShare | None = None,
+) -> str:
     """Serialize a Paillier key, ciphertext, encrypted vector, packed vector or packing encoder.
+
+    Also threshold Paillier keys, key shares and decryption shares (see
+    :mod:`heprim.serialize.threshold`), and BFV objects (see :mod:`heprim.serialize.bfv`).
 
     Args:
         obj: a :class:`~heprim.paillier.PublicKey`, :class:`~heprim.paillier.PrivateKey`,
             :class:`~heprim.paillier.EncryptedNumber`, ``EncryptedVector``, ``PackedVector`` or
             ``PackedEncoder``.
-        include_secret: must be ``True`` to write a private key (its primes), so that secrets
-            never leave by accident.
+        include_secret: must be ``True`` to write a private key (its primes) or a threshold key
+            share, so that secrets never leave by accident.
+        public_key: for a threshold ``DecryptionShare`` only: the ``ThresholdPublicKey`` it
+            belongs to, whose fingerprint the document records.
 
     Raises:
-        ParameterError: a private key without ``include_secret=True``, or an unsupported type.
+        ParameterError: a private key or key share without ``include_secret=True``, a
+            decryption share without its ``public_key``, or an unsupported type.
     """
     if not isinstance(include_secret, bool):
         raise ParameterError(f"include_secret must be True or False, got {include_secret!r}")
+    if _threshold.handles(obj):
+        return _threshold.dumps(obj, include_secret=include_secret, public_key=public_key)
+    if public_key is not None:
+        raise ParameterError(
+            "dumps takes public_key= only for a threshold DecryptionShare; other objects know "
+            "their key"
+        )
     if isinstance(obj, PrivateKey) and not include_secret:
         raise ParameterError(
             "refusing to serialize a private key without include_secret=True; to share the key, "
@@ -64,7 +86,7 @@ def dumps(obj: object, *, include_secret: bool = False) -> str:
 def loads(
     text: str | bytes,
     *,
-    public_key: PublicKey | PrivateKey | None = ...,
+    public_key: AnyKey = ...,
     expect: None = ...,
     context: object = ...,
 ) -> object: ...
@@ -72,14 +94,14 @@ def loads(
 def loads(
     text: str | bytes,
     *,
-    public_key: PublicKey | PrivateKey | None = ...,
+    public_key: AnyKey = ...,
     expect: type[T],
     context: object = ...,
 ) -> T: ...
 def loads(
     text: str | bytes,
     *,
-    public_key: PublicKey | PrivateKey | None = None,
+    public_key: AnyKey = None,
     expect: type[T] | None = None,
     context: object = None,
 ) -> object:
@@ -88,7 +110,10 @@ def loads(
     Args:
         text: the JSON text (``str`` or UTF-8 ``bytes``).
         public_key: required for ciphertexts, vectors and packed data: their recorded key
-            fingerprint must match it. A private key stands for its public key.
+            fingerprint must match it. A private key stands for its public key. Threshold
+            decryption shares need their ``ThresholdPublicKey`` (a ``KeyShare`` stands for it);
+            a threshold key also serves for ordinary ciphertexts under it, and loading a
+            threshold key or key share checks it against a given key.
         expect: the type the caller wants; anything else raises :class:`SerializationError`
             (and the return value is typed accordingly).
         context: for BFV plaintexts and ciphertexts, their ``bfv.Parameters`` or a key of their
@@ -102,12 +127,24 @@ def loads(
     """
     if isinstance(public_key, PrivateKey):
         public_key = public_key.public_key
-    if public_key is not None and not isinstance(public_key, PublicKey):
+    if isinstance(public_key, KeyShare):
+        public_key = public_key.public
+    if public_key is not None and not isinstance(public_key, PublicKey | ThresholdPublicKey):
         raise ParameterError(
-            f"public_key must be a heprim PublicKey or PrivateKey, got {type(public_key).__name__}"
+            "public_key must be a heprim PublicKey, PrivateKey, ThresholdPublicKey or KeyShare, "
+            f"got {type(public_key).__name__}"
         )
     doc = parse_document(text)
     kind = doc["heprim"]
+    if isinstance(kind, str) and kind in _threshold.KINDS:
+        obj = _threshold.load_document(doc, public_key)
+        if expect is not None and not isinstance(obj, expect):
+            raise SerializationError(
+                f"expected a {expect.__name__}, but the document holds a {kind}"
+            )
+        return obj
+    if isinstance(public_key, ThresholdPublicKey):  # ciphertexts under a threshold key
+        public_key = public_key.public_key
     if isinstance(kind, str) and kind in _bfv.KINDS:
         obj = _bfv.load_document(doc, context=context)
         if expect is not None and not isinstance(obj, expect):
@@ -117,7 +154,8 @@ def loads(
         return obj
     if not isinstance(kind, str) or kind not in LOADERS:
         raise SerializationError(
-            f"unknown heprim document type {kind!r}; this version reads {', '.join(LOADERS)}"
+            f"unknown heprim document type {kind!r}; this version reads "
+            f"{', '.join((*LOADERS, *_threshold.KINDS, *_bfv.KINDS))}"
         )
     obj = LOADERS[kind](Reader(doc, kind), public_key)
     if expect is not None and not isinstance(obj, expect):
