@@ -38,6 +38,7 @@ from heprim.net.simulate import DropoutSchedule, simulate, simulate_he
 from heprim.paillier.threshold import deal
 from heprim.secagg.encoding import VectorEncoding
 from heprim.secagg.graph import choose_graph
+from heprim.secagg.he_aggregation import HEDeployment
 from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
 from heprim.secagg.he_messages import HERound
 from heprim.secagg.he_paillier import PaillierDeployment
@@ -86,9 +87,8 @@ def _deployment() -> PaillierDeployment:
     return deployment
 
 
-def _paillier_session() -> dict[str, float]:
-    inputs = _inputs()
-    deployment = _deployment()
+def _he_session(inputs: dict[int, np.ndarray], deployment: HEDeployment) -> dict[str, float]:
+    """One session with DROPOUT of the clients and SILENT decryptors gone; exact, and its costs."""
     rng = KeyedPRNG.from_int(7)
     dropped = DropoutSchedule.random(list(inputs), DROPOUT, HERound.INPUT, rng)
     committee = sorted(deployment.decryptors)
@@ -101,9 +101,6 @@ def _paillier_session() -> dict[str, float]:
     clients = [res.client_costs[u] for u in sorted(res.survivors)]
     decrypting = [res.client_costs[d] for d in committee[SILENT:]]
     return {
-        "n": N,
-        "dim": DIM,
-        "key_bits": KEY_BITS,
         "client_s": sum(c.rounds[HERound.INPUT].seconds for c in clients) / len(clients),
         "server_aggregate_s": res.server_cost.rounds[HERound.INPUT].seconds,
         "server_decrypt_s": res.server_cost.rounds[HERound.DECRYPT].seconds,
@@ -112,6 +109,10 @@ def _paillier_session() -> dict[str, float]:
         "bytes_per_client": max(c.rounds[HERound.INPUT].bytes_sent for c in clients),
         "compute_s": res.compute_seconds,
     }
+
+
+def _paillier_session() -> dict[str, float]:
+    return {"n": N, "dim": DIM, "key_bits": KEY_BITS, **_he_session(_inputs(), _deployment())}
 
 
 def _secaggplus_session() -> dict[str, float]:
@@ -167,17 +168,7 @@ def _bfv_session(*, insecure_4x: bool) -> dict[str, float]:
             allow_insecure=insecure_4x,
             rng=KeyedPRNG.from_int(1),
         )
-        rng = KeyedPRNG.from_int(7)
-        dropped = DropoutSchedule.random(list(inputs), DROPOUT, HERound.INPUT, rng)
-        schedule = DropoutSchedule({**dropped.at, HERound.DECRYPT: frozenset(committee[:SILENT])})
-        res = simulate_he(inputs, ENCODING, deployment, dropouts=schedule, rng=rng)
-    if res.aggregate is None:
-        raise AssertionError(res.abort_reason)
-    expected = sum(inputs[u] for u in res.survivors)
-    assert np.array_equal(res.aggregate.sum, expected)
-    clients = [res.client_costs[u] for u in sorted(res.survivors)]
-    decrypting = [res.client_costs[d] for d in committee[SILENT:]]
-    upload = max(c.rounds[HERound.INPUT].bytes_sent for c in clients)
+        costs = _he_session(inputs, deployment)
     return {
         "n": N,
         "dim": DIM,
@@ -185,15 +176,9 @@ def _bfv_session(*, insecure_4x: bool) -> dict[str, float]:
         "upload_level": deployment.upload_level,
         "slot_vs_float32": deployment.upload_bytes_per_value() / 4,
         "smudging_lambda": deployment.smudging_security(N)[1],
-        "client_s": sum(c.rounds[HERound.INPUT].seconds for c in clients) / len(clients),
-        "server_aggregate_s": res.server_cost.rounds[HERound.INPUT].seconds,
-        "server_decrypt_s": res.server_cost.rounds[HERound.DECRYPT].seconds,
-        "server_s": res.server_cost.total.seconds,
-        "decrypt_s": max(c.rounds[HERound.DECRYPT].seconds for c in decrypting),
-        "bytes_per_client": upload,
-        "upload_vs_float32": upload / (4 * DIM),
+        **costs,
+        "upload_vs_float32": costs["bytes_per_client"] / (4 * DIM),
         "keygen_s": deployment.keygen_seconds,
-        "compute_s": res.compute_seconds,
     }
 
 

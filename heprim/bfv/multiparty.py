@@ -91,6 +91,7 @@ from heprim.bfv.keys import (
     PublicKey,
     RelinKeys,
     SecretKey,
+    _check_params,
     expand_uniform,
 )
 from heprim.bfv.noise import TAIL
@@ -136,12 +137,6 @@ SMUDGING_SECURITY_FLOOR: Final = 40
 
 #: Width of the uniform words the smudging noise is assembled from (see :func:`_smudging`).
 _WORD_BITS: Final = 32
-
-
-def _check_params(params: object) -> Parameters:
-    if not isinstance(params, Parameters):
-        raise ParameterError(f"expected bfv.Parameters, got {type(params).__name__}")
-    return params
 
 
 def _check_seed(seed: object) -> bytes:

@@ -41,6 +41,7 @@ from heprim.net.simulate import DropoutSchedule, HESimulationResult, SimulationR
 from heprim.secagg.cost import format_cost_table
 from heprim.secagg.encoding import VectorEncoding
 from heprim.secagg.graph import GraphParams, choose_graph
+from heprim.secagg.he_aggregation import HEDeployment
 from heprim.secagg.messages import Round
 
 __all__ = ["PROTOCOLS", "add_arguments", "register", "run"]
@@ -294,6 +295,69 @@ def _run_secagg(
     return result
 
 
+def _committee(args: argparse.Namespace, n: int) -> tuple[int, int, list[int]]:
+    """``l`` decryptors (ids after the ``n`` clients) and the threshold ``t`` (default: a
+    majority)."""
+    l_parties = int(args.decryptors)
+    t = int(args.threshold) if args.threshold is not None else l_parties // 2 + 1
+    return l_parties, t, list(range(n + 1, n + 1 + l_parties))
+
+
+def _simulate_he(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    encoding: VectorEncoding,
+    deployment: HEDeployment,
+    committee: list[int],
+    *,
+    dim: int,
+    rng: PRNG,
+    reporter: Reporter,
+) -> tuple[HESimulationResult, tuple[DropoutSchedule, DropoutSchedule]]:
+    """One HE aggregation session with random client and decryptor dropouts; the result and
+    the two schedules (clients before their input, silent decryptors)."""
+    from heprim.net.simulate import simulate_he
+    from heprim.secagg.he_messages import HERound
+
+    dropped = DropoutSchedule.random(list(inputs), float(args.dropout), HERound.INPUT, rng)
+    silent = DropoutSchedule.random(
+        committee, int(args.decryptor_dropout) / len(committee), HERound.DECRYPT, rng
+    )
+    schedule = DropoutSchedule({**dropped.at, **silent.at})
+    with reporter.progress(f"{deployment.name} messages") as progress:
+        result = simulate_he(
+            inputs,
+            encoding,
+            deployment,
+            dim=dim,
+            dropouts=schedule,
+            rng=rng,
+            progress=None if args.no_progress else progress,
+        )
+    return result, (dropped, silent)
+
+
+def _report_he_dropouts(
+    reporter: Reporter,
+    result: HESimulationResult,
+    committee: list[int],
+    dropped: DropoutSchedule,
+    silent: DropoutSchedule,
+) -> None:
+    from heprim.secagg.he_messages import HERound
+
+    lost = dropped.dropped_by(HERound.DECRYPT)
+    reporter.line(
+        f"dropped: {sorted(lost)[:10]}{' ...' if len(lost) > 10 else ''} ({len(lost)} clients "
+        f"before their input; decryptors silent: {sorted(silent.dropped_by(HERound.DECRYPT))})"
+    )
+    decrypt = [result.client_costs[d].rounds[HERound.DECRYPT].seconds for d in committee]
+    reporter.line(
+        f"decryption: {max(decrypt):.2f} s per decryptor (max), server combination "
+        f"{result.server_cost.rounds[HERound.DECRYPT].seconds:.2f} s"
+    )
+
+
 def _run_paillier(
     args: argparse.Namespace,
     inputs: Inputs,
@@ -303,14 +367,10 @@ def _run_paillier(
     rng: PRNG,
     reporter: Reporter,
 ) -> HESimulationResult:
-    from heprim.net.simulate import simulate_he
-    from heprim.secagg.he_messages import HERound
     from heprim.secagg.he_paillier import PaillierDeployment, packing_layout
 
     n = len(inputs)
-    l_parties = int(args.decryptors)
-    t = int(args.threshold) if args.threshold is not None else l_parties // 2 + 1
-    committee = list(range(n + 1, n + 1 + l_parties))
+    l_parties, t, committee = _committee(args, n)
     insecure = int(args.key_bits) < 2048
     start = time.perf_counter()
     with warnings.catch_warnings(), reporter.progress("dealer key generation") as progress:
@@ -326,21 +386,9 @@ def _run_paillier(
             proofs=not args.no_proofs,
         )
     dealt = time.perf_counter() - start
-    dropped = DropoutSchedule.random(list(inputs), float(args.dropout), HERound.INPUT, rng)
-    silent = DropoutSchedule.random(
-        committee, int(args.decryptor_dropout) / l_parties, HERound.DECRYPT, rng
+    result, dropouts = _simulate_he(
+        args, inputs, encoding, deployment, committee, dim=dim, rng=rng, reporter=reporter
     )
-    schedule = DropoutSchedule({**dropped.at, **silent.at})
-    with reporter.progress("paillier messages") as progress:
-        result = simulate_he(
-            inputs,
-            encoding,
-            deployment,
-            dim=dim,
-            dropouts=schedule,
-            rng=rng,
-            progress=None if args.no_progress else progress,
-        )
     layout = packing_layout(deployment.public.public_key, encoding, n)
     reporter.line(
         f"packed threshold Paillier: n={n} decryptors l={l_parties} t={t} key={args.key_bits} "
@@ -348,16 +396,7 @@ def _run_paillier(
         f"{layout.slots_per_ciphertext} slots of {layout.slot_width} bits per ciphertext, "
         f"{layout.ciphertexts_for(encoding.length(dim))} ciphertexts per client"
     )
-    lost = dropped.dropped_by(HERound.DECRYPT)
-    reporter.line(
-        f"dropped: {sorted(lost)[:10]}{' ...' if len(lost) > 10 else ''} ({len(lost)} clients "
-        f"before their input; decryptors silent: {sorted(silent.dropped_by(HERound.DECRYPT))})"
-    )
-    decrypt = [result.client_costs[d].rounds[HERound.DECRYPT].seconds for d in committee]
-    reporter.line(
-        f"decryption: {max(decrypt):.2f} s per decryptor (max), server combination "
-        f"{result.server_cost.rounds[HERound.DECRYPT].seconds:.2f} s"
-    )
+    _report_he_dropouts(reporter, result, committee, *dropouts)
     return result
 
 
@@ -371,14 +410,10 @@ def _run_bfv(
     reporter: Reporter,
 ) -> HESimulationResult:
     from heprim.bfv.multiparty import SMUDGING_SECURITY_FLOOR
-    from heprim.net.simulate import simulate_he
     from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
-    from heprim.secagg.he_messages import HERound
 
     n = len(inputs)
-    l_parties = int(args.decryptors)
-    t = int(args.threshold) if args.threshold is not None else l_parties // 2 + 1
-    committee = list(range(n + 1, n + 1 + l_parties))
+    l_parties, t, committee = _committee(args, n)
     degree = int(args.ring_degree)
     weak = bool(args.insecure_smudging)
     with warnings.catch_warnings(), reporter.progress("collective key generation") as progress:
@@ -397,22 +432,11 @@ def _run_bfv(
             rng=rng,
             progress=None if args.no_progress else progress,
         )
-    dropped = DropoutSchedule.random(list(inputs), float(args.dropout), HERound.INPUT, rng)
-    silent = DropoutSchedule.random(
-        committee, int(args.decryptor_dropout) / l_parties, HERound.DECRYPT, rng
-    )
-    schedule = DropoutSchedule({**dropped.at, **silent.at})
-    with warnings.catch_warnings(), reporter.progress("bfv messages") as progress:
+    with warnings.catch_warnings():
         if weak:
             warnings.simplefilter("ignore", InsecureParametersWarning)
-        result = simulate_he(
-            inputs,
-            encoding,
-            deployment,
-            dim=dim,
-            dropouts=schedule,
-            rng=rng,
-            progress=None if args.no_progress else progress,
+        result, dropouts = _simulate_he(
+            args, inputs, encoding, deployment, committee, dim=dim, rng=rng, reporter=reporter
         )
     length = encoding.length(dim)
     bits, security = deployment.smudging_security(n)  # the session's worst case
@@ -431,14 +455,5 @@ def _run_bfv(
             f"{SMUDGING_SECURITY_FLOOR}: the decryption shares hide the aggregate's noise only "
             f"up to a statistical distance of 2^-{security:.0f}; never for real data"
         )
-    lost = dropped.dropped_by(HERound.DECRYPT)
-    reporter.line(
-        f"dropped: {sorted(lost)[:10]}{' ...' if len(lost) > 10 else ''} ({len(lost)} clients "
-        f"before their input; decryptors silent: {sorted(silent.dropped_by(HERound.DECRYPT))})"
-    )
-    decrypt = [result.client_costs[d].rounds[HERound.DECRYPT].seconds for d in committee]
-    reporter.line(
-        f"decryption: {max(decrypt):.2f} s per decryptor (max), server combination "
-        f"{result.server_cost.rounds[HERound.DECRYPT].seconds:.2f} s"
-    )
+    _report_he_dropouts(reporter, result, committee, *dropouts)
     return result

@@ -176,9 +176,10 @@ class HEServerStage(Enum):
 class HEAggregationServer(ABC):
     """The server of an HE aggregation: stages, checks and cost accounting shared by protocols.
 
-    A protocol subclasses it and provides :meth:`_start` (the first messages), :meth:`_accept`
-    (take one party message, already checked to be expected) and :meth:`_advance` (close the
-    current stage with the parties that answered). :attr:`STAGES` maps each collecting stage to
+    A protocol subclasses it and provides :meth:`_setup_factory` (its setup message, which
+    :meth:`_start` sends to every party), :meth:`_accept` (take one party message, already
+    checked to be expected) and :meth:`_advance` (close the current stage with the parties that
+    answered). :attr:`STAGES` maps each collecting stage to
     the message type it expects and the round it belongs to; :attr:`FIRST_ROUND` is the round
     of the setup (``KEYGEN`` for a protocol with collective key generation).
 
@@ -278,9 +279,32 @@ class HEAggregationServer(ABC):
         return out
 
     # ------------------------------------------------------------------ for subclasses
-    @abstractmethod
     def _start(self) -> list[Message]:
-        """Build the first messages and :meth:`_enter` the first collecting stage."""
+        """The setup for every party; then the participants' inputs are due."""
+        cfg = self.config
+        decryptors = tuple(sorted(cfg.decryptors.items()))
+        setup = self._setup_factory()
+        out = [
+            setup(
+                cfg.session,
+                SERVER,
+                party,
+                cfg.participants,
+                decryptors,
+                cfg.threshold,
+                cfg.dim,
+                cfg.encoding,
+            )
+            for party in cfg.parties
+        ]
+        self._enter(HEServerStage.COLLECT_INPUTS, set(cfg.participants))
+        return out
+
+    @abstractmethod
+    def _setup_factory(self) -> Callable[..., Message]:
+        """The protocol's setup message with its key fingerprint, ``min_contributors`` and own
+        fields bound by keyword: :meth:`_start` gives the envelope and the common fields up to
+        the encoding (see :class:`~heprim.secagg.he_messages.PaillierSetup`)."""
 
     @abstractmethod
     def _accept(self, message: Message) -> None:
@@ -292,6 +316,26 @@ class HEAggregationServer(ABC):
 
     def _enter(self, stage: HEServerStage, expected: set[int]) -> None:
         self.stage, self._expected, self._answered = stage, set(expected), set()
+
+    def _enough_inputs(self, done: set[int]) -> bool:
+        """Record the contributors; whether they are enough to open (``min_contributors``)."""
+        self._contributors = frozenset(done)
+        return len(done) >= self.config.min_contributors
+
+    def _abort_few_inputs(self, done: set[int]) -> list[Message]:
+        return self._abort(
+            f"only {len(done)} encrypted inputs arrived, fewer than min_contributors = "
+            f"{self.config.min_contributors}: the decryptors would refuse to open such a sum"
+        )
+
+    def _request_decryption(
+        self, stage: HEServerStage, request: Callable[[bytes, int, int], Message]
+    ) -> list[Message]:
+        """Send ``request(session, SERVER, decryptor)`` to every decryptor; enter ``stage``."""
+        cfg = self.config
+        out = [request(cfg.session, SERVER, party) for party in sorted(cfg.decryptors)]
+        self._enter(stage, set(cfg.decryptors))
+        return out
 
     def _abort(self, reason: str) -> list[Message]:
         recipients = sorted(self._expected)
@@ -413,6 +457,26 @@ class HEAggregationParty(ABC):
     @abstractmethod
     def _dispatch(self, message: Message) -> list[Message]:
         """Answer one message from the server (raise ProtocolError if it does not belong)."""
+
+    def _out_of_order(self, message: Message) -> ProtocolError:
+        """The error for a message :meth:`_dispatch` has no use for at this stage."""
+        return ProtocolError(
+            f"party {self.id} is at '{self.stage.value}' and cannot take a "
+            f"{type(message).__name__}: out of order or replayed"
+        )
+
+    @staticmethod
+    def _setup_roles(
+        participants: tuple[int, ...], decryptors: tuple[tuple[int, int], ...]
+    ) -> tuple[set[int], dict[int, int]]:
+        """A setup's participants and ``{decryptor: share index}``, refused if ids repeat or
+        name the server."""
+        ids, holders = set(participants), dict(decryptors)
+        if len(ids) != len(participants) or len(holders) != len(decryptors):
+            raise ProtocolError("the setup repeats party ids")
+        if SERVER in ids or SERVER in holders:
+            raise ProtocolError("party 0 is the server, not a participant")
+        return ids, holders
 
 
 class HEDeployment(Protocol):

@@ -58,6 +58,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -301,27 +302,13 @@ class BFVAggregationServer(HEAggregationServer):
         self._active: tuple[int, ...] = ()
         self._shares: dict[int, U64] = {}
 
-    def _start(self) -> list[Message]:
-        cfg = self.config
-        decryptors = tuple(sorted(cfg.decryptors.items()))
-        out: list[Message] = [
-            BFVSetup(
-                cfg.session,
-                SERVER,
-                party,
-                cfg.participants,
-                decryptors,
-                cfg.threshold,
-                cfg.dim,
-                cfg.encoding,
-                _fingerprint(self.public),
-                cfg.min_contributors,
-                self.upload_level,
-            )
-            for party in cfg.parties
-        ]
-        self._enter(HEServerStage.COLLECT_INPUTS, set(cfg.participants))
-        return out
+    def _setup_factory(self) -> Callable[..., Message]:
+        return partial(
+            BFVSetup,
+            key_fingerprint=_fingerprint(self.public),
+            min_contributors=self.config.min_contributors,
+            upload_level=self.upload_level,
+        )
 
     def _accept(self, message: Message) -> None:
         if isinstance(message, BFVEncryptedInput):
@@ -347,21 +334,16 @@ class BFVAggregationServer(HEAggregationServer):
         return self._after_shares(done)
 
     def _after_inputs(self, done: set[int]) -> list[Message]:
-        cfg = self.config
-        self._contributors = frozenset(done)
-        if len(done) < cfg.min_contributors or self._aggregate is None:
-            return self._abort(
-                f"only {len(done)} encrypted inputs arrived, fewer than min_contributors = "
-                f"{cfg.min_contributors}: the decryptors would refuse to open such a sum"
-            )
+        if not self._enough_inputs(done) or self._aggregate is None:
+            return self._abort_few_inputs(done)
         masks = PolyBlock(self._aggregate[:, 1:], self._bits)
         contributors = tuple(sorted(done))
-        out: list[Message] = [
-            BFVDecryptRequest(cfg.session, SERVER, party, contributors, masks)
-            for party in sorted(cfg.decryptors)
-        ]
-        self._enter(HEServerStage.COLLECT_READY, set(cfg.decryptors))
-        return out
+        return self._request_decryption(
+            HEServerStage.COLLECT_READY,
+            lambda session, sender, party: BFVDecryptRequest(
+                session, sender, party, contributors, masks
+            ),
+        )
 
     def _after_ready(self, done: set[int]) -> list[Message]:
         cfg = self.config
@@ -465,10 +447,7 @@ class BFVParty(HEAggregationParty):
                 return self._on_request(message)
             if self._request is not None and isinstance(message, BFVShareRequest):
                 return self._on_share_request(message)
-        raise ProtocolError(
-            f"party {self.id} is at '{self.stage.value}' and cannot take a "
-            f"{type(message).__name__}: out of order or replayed"
-        )
+        raise self._out_of_order(message)
 
     def _on_setup(self, m: BFVSetup) -> list[Message]:
         params = self.public.params
@@ -476,11 +455,7 @@ class BFVParty(HEAggregationParty):
             raise ProtocolError(
                 "the server announced another key than the collective one: refusing to encrypt"
             )
-        participants, holders = set(m.participants), dict(m.decryptors)
-        if len(participants) != len(m.participants) or len(holders) != len(m.decryptors):
-            raise ProtocolError("the setup repeats party ids")
-        if SERVER in participants or SERVER in holders:
-            raise ProtocolError("party 0 is the server, not a participant")
+        participants, holders = self._setup_roles(m.participants, m.decryptors)
         if self.id not in participants and self.id not in holders:
             raise ProtocolError(f"party {self.id} has no role in this session")
         share = self._share

@@ -117,6 +117,39 @@ def _width_of(values: tuple[int, ...]) -> int:
     return max(1, max(((int(v).bit_length() + 7) // 8 for v in values), default=1))
 
 
+_SetupFields = tuple[
+    tuple[int, ...], tuple[tuple[int, int], ...], int, int, VectorEncoding, bytes, int, int
+]
+
+
+def _setup_body(setup: PaillierSetup | BFVSetup, last: int) -> bytes:
+    """The body both setups share; ``last`` is the final byte of the head (proofs or level)."""
+    if len(setup.key_fingerprint) != FINGERPRINT_BYTES:
+        raise SerializationError(f"a key fingerprint is {FINGERPRINT_BYTES} bytes")
+    head = struct.pack(">IIQB", setup.threshold, setup.min_contributors, setup.dim, last)
+    pairs = struct.pack(">I", len(setup.decryptors)) + b"".join(
+        struct.pack(">IH", party, index) for party, index in setup.decryptors
+    )
+    return (
+        head + setup.key_fingerprint + setup.encoding.to_bytes() + _ids(setup.participants) + pairs
+    )
+
+
+def _parse_setup(r: _Reader, *, max_last: int) -> _SetupFields:
+    """The fields of a setup in constructor order; a head byte above ``max_last`` is refused."""
+    threshold, min_contributors, dim, last = r.unpack(">IIQB")
+    if last > max_last:
+        raise SerializationError("invalid setup flags")
+    fingerprint = bytes(r.take(FINGERPRINT_BYTES))
+    encoding = VectorEncoding.from_bytes(bytes(r.take(ENCODING_BYTES)))
+    participants = r.ids()
+    n = r.count(6)
+    block = r.take(6 * n)
+    pairs = (struct.unpack(">IH", block[6 * i : 6 * i + 6]) for i in range(n))
+    decryptors = tuple((int(p), int(i)) for p, i in pairs)
+    return participants, decryptors, threshold, dim, encoding, fingerprint, min_contributors, last
+
+
 @register_kind
 @dataclass(frozen=True, slots=True)
 class PaillierSetup(Message):
@@ -147,42 +180,12 @@ class PaillierSetup(Message):
     proofs: bool
 
     def _body(self) -> bytes:
-        if len(self.key_fingerprint) != FINGERPRINT_BYTES:
-            raise SerializationError(f"a key fingerprint is {FINGERPRINT_BYTES} bytes")
-        head = struct.pack(
-            ">IIQB", self.threshold, self.min_contributors, self.dim, bool(self.proofs)
-        )
-        pairs = struct.pack(">I", len(self.decryptors)) + b"".join(
-            struct.pack(">IH", party, index) for party, index in self.decryptors
-        )
-        return (
-            head + self.key_fingerprint + self.encoding.to_bytes() + _ids(self.participants) + pairs
-        )
+        return _setup_body(self, bool(self.proofs))
 
     @classmethod
     def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> PaillierSetup:
-        threshold, min_contributors, dim, proofs = r.unpack(">IIQB")
-        if proofs not in (0, 1):
-            raise SerializationError("invalid setup flags")
-        fingerprint = bytes(r.take(FINGERPRINT_BYTES))
-        encoding = VectorEncoding.from_bytes(bytes(r.take(ENCODING_BYTES)))
-        participants = r.ids()
-        n = r.count(6)
-        block = r.take(6 * n)
-        decryptors = tuple(struct.unpack(">IH", block[6 * i : 6 * i + 6]) for i in range(n))
-        return cls(
-            session,
-            sender,
-            recipient,
-            participants,
-            tuple((int(p), int(i)) for p, i in decryptors),
-            threshold,
-            dim,
-            encoding,
-            fingerprint,
-            min_contributors,
-            bool(proofs),
-        )
+        fields = _parse_setup(r, max_last=1)
+        return cls(session, sender, recipient, *fields[:-1], bool(fields[-1]))
 
 
 @register_kind
@@ -358,40 +361,11 @@ class BFVSetup(Message):
     upload_level: int
 
     def _body(self) -> bytes:
-        if len(self.key_fingerprint) != FINGERPRINT_BYTES:
-            raise SerializationError(f"a key fingerprint is {FINGERPRINT_BYTES} bytes")
-        head = struct.pack(
-            ">IIQB", self.threshold, self.min_contributors, self.dim, self.upload_level
-        )
-        pairs = struct.pack(">I", len(self.decryptors)) + b"".join(
-            struct.pack(">IH", party, index) for party, index in self.decryptors
-        )
-        return (
-            head + self.key_fingerprint + self.encoding.to_bytes() + _ids(self.participants) + pairs
-        )
+        return _setup_body(self, self.upload_level)
 
     @classmethod
     def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVSetup:
-        threshold, min_contributors, dim, level = r.unpack(">IIQB")
-        fingerprint = bytes(r.take(FINGERPRINT_BYTES))
-        encoding = VectorEncoding.from_bytes(bytes(r.take(ENCODING_BYTES)))
-        participants = r.ids()
-        n = r.count(6)
-        block = r.take(6 * n)
-        decryptors = tuple(struct.unpack(">IH", block[6 * i : 6 * i + 6]) for i in range(n))
-        return cls(
-            session,
-            sender,
-            recipient,
-            participants,
-            tuple((int(p), int(i)) for p, i in decryptors),
-            threshold,
-            dim,
-            encoding,
-            fingerprint,
-            min_contributors,
-            level,
-        )
+        return cls(session, sender, recipient, *_parse_setup(r, max_last=255))
 
 
 @register_kind

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -153,27 +154,13 @@ class PaillierAggregationServer(HEAggregationServer):
         """The packing layout of the session."""
         return self._encoder
 
-    def _start(self) -> list[Message]:
-        cfg = self.config
-        decryptors = tuple(sorted(cfg.decryptors.items()))
-        out: list[Message] = [
-            PaillierSetup(
-                cfg.session,
-                SERVER,
-                party,
-                cfg.participants,
-                decryptors,
-                cfg.threshold,
-                cfg.dim,
-                cfg.encoding,
-                _fingerprint_bytes(self.public),
-                cfg.min_contributors,
-                self.proofs,
-            )
-            for party in cfg.parties
-        ]
-        self._enter(HEServerStage.COLLECT_INPUTS, set(cfg.participants))
-        return out
+    def _setup_factory(self) -> Callable[..., Message]:
+        return partial(
+            PaillierSetup,
+            key_fingerprint=_fingerprint_bytes(self.public),
+            min_contributors=self.config.min_contributors,
+            proofs=self.proofs,
+        )
 
     def _check_values(self, values: tuple[int, ...], width: int, sender: int, what: str) -> None:
         if width != self._width or len(values) != self._count:
@@ -209,21 +196,16 @@ class PaillierAggregationServer(HEAggregationServer):
         return self._after_shares(done)
 
     def _after_inputs(self, done: set[int]) -> list[Message]:
-        cfg = self.config
-        self._contributors = frozenset(done)
-        if len(done) < cfg.min_contributors or self._aggregate is None:
-            return self._abort(
-                f"only {len(done)} encrypted inputs arrived, fewer than min_contributors = "
-                f"{cfg.min_contributors}: the decryptors would refuse to open such a sum"
-            )
+        if not self._enough_inputs(done) or self._aggregate is None:
+            return self._abort_few_inputs(done)
         contributors = tuple(sorted(done))
         aggregate = tuple(self._aggregate)
-        out: list[Message] = [
-            DecryptRequest(cfg.session, SERVER, party, contributors, aggregate, self._width)
-            for party in sorted(cfg.decryptors)
-        ]
-        self._enter(HEServerStage.COLLECT_SHARES, set(cfg.decryptors))
-        return out
+        return self._request_decryption(
+            HEServerStage.COLLECT_SHARES,
+            lambda session, sender, party: DecryptRequest(
+                session, sender, party, contributors, aggregate, self._width
+            ),
+        )
 
     def _after_shares(self, done: set[int]) -> list[Message]:
         cfg, public = self.config, self.public
@@ -313,10 +295,7 @@ class PaillierParty(HEAggregationParty):
             return self._on_setup(message)
         if self.stage is HEPartyStage.AWAIT_REQUEST and isinstance(message, DecryptRequest):
             return self._on_request(message)
-        raise ProtocolError(
-            f"party {self.id} is at '{self.stage.value}' and cannot take a "
-            f"{type(message).__name__}: out of order or replayed"
-        )
+        raise self._out_of_order(message)
 
     def _on_setup(self, m: PaillierSetup) -> list[Message]:
         public = self.public
@@ -326,12 +305,7 @@ class PaillierParty(HEAggregationParty):
             )
         if m.threshold != public.threshold:
             raise ProtocolError(f"the setup says t = {m.threshold}, the key {public.threshold}")
-        participants = set(m.participants)
-        holders = dict(m.decryptors)
-        if len(participants) != len(m.participants) or len(holders) != len(m.decryptors):
-            raise ProtocolError("the setup repeats party ids")
-        if SERVER in participants or SERVER in holders:
-            raise ProtocolError("party 0 is the server, not a participant")
+        participants, holders = self._setup_roles(m.participants, m.decryptors)
         indices = list(holders.values())
         if len(set(indices)) != len(indices) or not all(1 <= i <= public.parties for i in indices):
             raise ProtocolError("the setup gives decryptors repeated or unknown share indices")
