@@ -50,7 +50,13 @@ from heprim.math.prng import PRNG, default_rng
 from heprim.secagg.cost import CostLedger
 from heprim.secagg.encoding import Aggregate, VectorEncoding
 from heprim.secagg.he_messages import HERound
-from heprim.secagg.messages import SERVER, SESSION_BYTES, Abort, Message
+from heprim.secagg.messages import (
+    SERVER,
+    SESSION_BYTES,
+    Abort,
+    Message,
+    check_server_envelope,
+)
 from heprim.secagg.server import SessionAbortedError
 
 __all__ = [
@@ -350,26 +356,18 @@ class HEAggregationServer(ABC):
         return []
 
     def _check_envelope(self, m: Message, expected_type: type[Message]) -> None:
-        if not isinstance(m, Message):
-            raise ProtocolError(f"not an aggregation message: {type(m).__name__}")
-        if m.session != self.config.session:
-            raise ProtocolError("message from another session (session id mismatch)")
-        if m.recipient != SERVER:
-            raise ProtocolError(f"message for party {m.recipient} delivered to the server")
-        if m.sender not in self._parties:
-            raise ProtocolError(f"message from unknown party {m.sender}")
-        if m.sender not in self._expected:
-            raise ProtocolError(
-                f"party {m.sender} is not part of this round ({self.stage.value}): it dropped "
-                "out earlier or has no role in it"
-            )
-        if m.sender in self._answered:
-            raise ProtocolError(f"party {m.sender} already answered this round: replayed")
-        if not isinstance(m, expected_type):
-            raise ProtocolError(
-                f"the server is {self.stage.value} but party {m.sender} sent "
-                f"{type(m).__name__}: out of order"
-            )
+        check_server_envelope(
+            m,
+            expected_type,
+            session=self.config.session,
+            known=self._parties,
+            expected=self._expected,
+            answered=self._answered,
+            stage=self.stage.value,
+            what="an aggregation message",
+            role="party",
+            absent="has no role in it",
+        )
 
 
 class HEPartyStage(Enum):

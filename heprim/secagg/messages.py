@@ -31,6 +31,7 @@ that parse but do not belong (wrong stage, replay, stranger, wrong session).
 from __future__ import annotations
 
 import struct
+from collections.abc import Container
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Final
@@ -38,7 +39,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 import numpy.typing as npt
 
-from heprim.errors import SerializationError
+from heprim.errors import ProtocolError, SerializationError
 from heprim.secagg.crypto import KEY_BYTES, SIGNATURE_BYTES, TAG_BYTES
 from heprim.secagg.encoding import ENCODING_BYTES, VectorEncoding
 from heprim.secagg.masking import DTYPES
@@ -66,6 +67,7 @@ __all__ = [
     "SharesDelivery",
     "UnmaskRequest",
     "UnmaskShares",
+    "check_server_envelope",
     "decode",
     "encode",
     "register_kind",
@@ -508,6 +510,44 @@ def decode(data: bytes | bytearray | memoryview) -> Message:
     message = cls._parse(bytes(session), sender, recipient, reader)
     reader.finish()
     return message
+
+
+def check_server_envelope(
+    m: object,
+    expected_type: type[Message],
+    *,
+    session: bytes,
+    known: Container[int],
+    expected: Container[int],
+    answered: Container[int],
+    stage: str,
+    what: str = "a secure-aggregation message",
+    role: str = "client",
+    absent: str = "was excluded",
+) -> None:
+    """The checks every server state machine makes on an incoming message, in this order: a
+    message of this protocol family, of this session, addressed to the server, from a known
+    party that is part of the current round, not already answered (a replay), and of the type
+    the round expects. Raises :class:`~heprim.errors.ProtocolError` naming what is wrong."""
+    if not isinstance(m, Message):
+        raise ProtocolError(f"not {what}: {type(m).__name__}")
+    if m.session != session:
+        raise ProtocolError("message from another session (session id mismatch)")
+    if m.recipient != SERVER:
+        raise ProtocolError(f"message for party {m.recipient} delivered to the server")
+    if m.sender not in known:
+        raise ProtocolError(f"message from unknown party {m.sender}")
+    if m.sender not in expected:
+        raise ProtocolError(
+            f"{role} {m.sender} is not part of this round ({stage}): it dropped out earlier "
+            f"or {absent}"
+        )
+    if m.sender in answered:
+        raise ProtocolError(f"{role} {m.sender} already answered this round: replayed")
+    if not isinstance(m, expected_type):
+        raise ProtocolError(
+            f"the server is {stage} but {role} {m.sender} sent {type(m).__name__}: out of order"
+        )
 
 
 def register_kind(cls: type[Message]) -> type[Message]:

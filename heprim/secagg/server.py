@@ -59,6 +59,7 @@ from heprim.secagg.messages import (
     SharesDelivery,
     UnmaskRequest,
     UnmaskShares,
+    check_server_envelope,
 )
 
 __all__ = ["SecAggServer", "ServerStage", "SessionAbortedError", "SessionConfig"]
@@ -289,26 +290,15 @@ class SecAggServer:
 
     # ------------------------------------------------------------------ validation
     def _check_envelope(self, m: Message, expected_type: type[Message]) -> None:
-        if not isinstance(m, Message):
-            raise ProtocolError(f"not a secure-aggregation message: {type(m).__name__}")
-        if m.session != self.config.session:
-            raise ProtocolError("message from another session (session id mismatch)")
-        if m.recipient != SERVER:
-            raise ProtocolError(f"message for party {m.recipient} delivered to the server")
-        if m.sender not in self._nbrs:
-            raise ProtocolError(f"message from unknown party {m.sender}")
-        if m.sender not in self._expected:
-            raise ProtocolError(
-                f"client {m.sender} is not part of this round ({self.stage.value}): it dropped "
-                "out earlier or was excluded"
-            )
-        if m.sender in self._answered:
-            raise ProtocolError(f"client {m.sender} already answered this round: replayed")
-        if not isinstance(m, expected_type):
-            raise ProtocolError(
-                f"the server is {self.stage.value} but client {m.sender} sent "
-                f"{type(m).__name__}: out of order"
-            )
+        check_server_envelope(
+            m,
+            expected_type,
+            session=self.config.session,
+            known=self._nbrs,
+            expected=self._expected,
+            answered=self._answered,
+            stage=self.stage.value,
+        )
 
     def _accept(self, m: Message) -> None:
         u = m.sender
