@@ -506,13 +506,22 @@ class RingElement:
         moduli = self.ring.moduli
         if self._ntt:
             return RingElement._wrap(self.ring, mul_mod(self._data, other._data, moduli), ntt=True)
-        # Coefficient form: 2 forward NTTs (1 when squaring), pointwise product, 1 inverse NTT.
-        # The lazy transforms leave values below 4q; their product is below 16 q^2 < 2^64 and
+        # Coefficient form: 2 forward NTTs (1 when squaring), pointwise product, 1 inverse NTT,
+        # all in the result's buffer and one reused scratch array (fresh large arrays cost page
+        # faults). The lazy transforms leave values below 2^32; their product is below 2^64 and
         # the exact reduction of mul_mod absorbs the skipped one.
         tables = self.ring.ntt_tables
-        a = tables.forward(self._data, lazy=True)
-        b = a if other is self else tables.forward(other._data, lazy=True)
-        product = mul_mod(a, b, moduli)
+        if self._data.shape != other._data.shape:  # broadcasting: no in-place product
+            a = tables.forward(self._data, lazy=True)
+            b = tables.forward(other._data, lazy=True)
+            product = mul_mod(a, b, moduli)
+        else:
+            product = tables.forward(self._data, lazy=True)
+            if other is self:
+                b = product
+            else:
+                b = tables.forward(other._data, tables.scratch(product.shape), lazy=True)
+            mul_mod(product, b, moduli, out=product)
         return RingElement._wrap(self.ring, tables.inverse(product, out=product), ntt=False)
 
     __rmul__ = __mul__

@@ -410,3 +410,49 @@ def test_uint32_lanes_at_the_extremes(moduli: list[int]) -> None:
     for limb, modulus in enumerate(moduli):
         row = top[limb].tolist()
         assert square[limb].tolist() == negacyclic_product(row, row, modulus)
+
+
+def test_buffers_are_reused_per_thread_and_results_are_thread_safe() -> None:
+    """The transforms keep their working buffers (and the product's scratch array) per thread:
+    threads transforming at once with one table must each get exact results."""
+    import threading
+
+    degree = 1024
+    moduli = ntt_primes(degree, 4)
+    tables = NTT(degree, moduli)
+    inputs = [random_residues(moduli, (), degree, 20 + k) for k in range(4)]
+    expected = [tables.forward(x) for x in inputs]
+    assert tables.scratch((4, degree)) is tables.scratch((4, degree))
+    assert tables.scratch((2, degree)).shape == (2, degree)
+    results: dict[int, bool] = {}
+    seen: dict[int, int] = {}
+
+    def work(k: int) -> None:
+        ok = True
+        for _ in range(30):
+            out = tables.forward(inputs[k])
+            ok = ok and bool(np.array_equal(out, expected[k]))
+            ok = ok and bool(np.array_equal(tables.inverse(out), inputs[k]))
+        seen[k] = id(tables.scratch((3, degree)))
+        results[k] = ok
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {k: True for k in range(4)}
+    assert len(set(seen.values())) == 4  # one scratch array per thread
+
+
+def test_ufunc_buffer_size_is_restored() -> None:
+    """The kernels run with a smaller numpy buffer (a speed setting) and restore the caller's."""
+    degree = 256
+    tables = ntt_tables(degree, tuple(ntt_primes(degree, 2)))
+    data = random_residues(tables.moduli, (), degree, 30)
+    previous = np.setbufsize(4096)
+    try:
+        assert np.array_equal(tables.inverse(tables.forward(data)), data)
+        assert np.getbufsize() == 4096
+    finally:
+        np.setbufsize(previous)

@@ -452,3 +452,14 @@ def test_small_samplers(ring: Ring) -> None:
         ring.sample_ternary(rng, shape=(-1,))
     with pytest.raises(ParameterError):
         ring.sample_uniform(np.random.default_rng(0))  # type: ignore[arg-type]
+
+
+def test_products_do_not_share_buffers(ring: Ring) -> None:
+    """A product reuses a scratch array for its second operand: earlier results must not move."""
+    a, b, c = small(ring, 40, ()), small(ring, 41, ()), small(ring, 42, ())
+    first = a * b
+    kept = first.to_ints()
+    second = a * c
+    assert first.to_ints() == kept
+    assert second == c * a
+    assert b * b == b * b.copy()  # squaring (one transform) and a product of equal operands
