@@ -16,7 +16,11 @@ Multiparty BFV uses :func:`~heprim.secagg.he_bfv.aggregation_parameters` for ``n
 the clock too), in two rows: the secure default (the cheapest upload whose smudging reaches
 ``lambda >= 40``: 3 primes) and the explicit 4x-float32 opt-in (2 primes,
 ``allow_insecure=True``); their ``extra_info`` adds the upload against the plaintext float32
-size (``upload_vs_float32``) and the smudging security ``lambda`` for the session. Run:
+size (``upload_vs_float32``) and the smudging security ``lambda`` for the session. A third BFV
+row, ``test_bfv_client_keys``, runs the client-key mode of
+:mod:`heprim.secagg.he_bfv_client_keys` on the same workload (every client's key Shamir-shared
+once to the same 3-of-5 committee, outside the clock; ONE polynomial per upload), with the same
+columns plus ``setup_bytes_per_client`` (the one-time key shares a client sends). Run:
 
     HEPRIM_BENCH_FULL=1 pytest benchmarks/bench_he_aggregation.py --benchmark-enable -s
 """
@@ -40,6 +44,7 @@ from heprim.secagg.encoding import VectorEncoding
 from heprim.secagg.graph import choose_graph
 from heprim.secagg.he_aggregation import HEDeployment
 from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
+from heprim.secagg.he_bfv_client_keys import ClientKeyDeployment
 from heprim.secagg.he_messages import HERound
 from heprim.secagg.he_paillier import PaillierDeployment
 from heprim.secagg.messages import Round
@@ -198,3 +203,34 @@ def test_multiparty_bfv_insecure_4x_float32(benchmark: Any) -> None:
     benchmark.pedantic(lambda: info.update(_bfv_session(insecure_4x=True)), rounds=1, iterations=1)
     assert info["slot_vs_float32"] <= 4  # per slot; small smoke sizes also pay padding
     _report(benchmark, "bfv-insecure-4x", info)
+
+
+def _bfv_client_keys_session() -> dict[str, float]:
+    inputs = _inputs()
+    committee = list(range(N + 1, N + 1 + DECRYPTORS))
+    params = aggregation_parameters(ENCODING.modulus_bits(N))
+    deployment = ClientKeyDeployment.generate(
+        list(inputs), committee, THRESHOLD, params, rng=KeyedPRNG.from_int(1)
+    )
+    costs = _he_session(inputs, deployment)
+    return {
+        "n": N,
+        "dim": DIM,
+        "degree": params.degree,
+        "upload_level": deployment.upload_level,
+        "slot_vs_float32": deployment.upload_bytes_per_value() / 4,
+        "smudging_lambda": deployment.smudging_security(N)[1],
+        **costs,
+        "upload_vs_float32": costs["bytes_per_client"] / (4 * DIM),
+        "setup_bytes_per_client": deployment.setup_bytes_per_client(),
+        "keygen_s": deployment.setup_seconds,
+    }
+
+
+@pytest.mark.benchmark(group="he-aggregation")
+def test_bfv_client_keys(benchmark: Any) -> None:
+    """Client keys with a common a: one polynomial per upload at lambda >= 40 (3 primes)."""
+    info: dict[str, float] = {}
+    benchmark.pedantic(lambda: info.update(_bfv_client_keys_session()), rounds=1, iterations=1)
+    assert info["smudging_lambda"] >= 40 and info["slot_vs_float32"] < 3
+    _report(benchmark, "bfv-client-keys", info)

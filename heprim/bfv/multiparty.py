@@ -68,6 +68,24 @@ of Protocol 3) makes the collective decryption simulatable only when
 ``lambda`` is a statistical security parameter, conventionally at least 40 bits
 (:data:`SMUDGING_SECURITY_FLOOR`). :func:`check_smudging_security` refuses less unless the
 caller opts in with ``allow_insecure=True`` (and then warns with the ``lambda`` reached).
+
+**Client keys with a common ``a``** (additive key homomorphism: MTBH's ``EncKeyGen`` share
+with a message added). Each client ``j`` owns a secret ``s_j`` (:class:`ClientKey`) and
+Shamir-shares it t-of-n to the decryptors once (sec. 5, as :meth:`PartyKey.threshold_shares`).
+For a public 32-byte seed everybody expands the same uniform ``a`` (:func:`expand_common_a`,
+NTT form at the upload level, as SEAL's seeded ``c_1``), and client ``j`` sends only
+
+    c0_j = -a s_j + round(Q_l m_j / t) + e_j   (mod Q_l),
+
+an RLWE sample with a public ``a``: a symmetric BFV encryption whose ``c_1`` is the common
+expansion. The sum over the contributors ``S`` is the ciphertext ``(sum c0_j, a)`` under
+``s_S = sum_{j in S} s_j``; the decryptors of an active set ``T`` hold Shamir shares of every
+``s_j``, so ``lambda_i^T sum_{j in S} share_i(s_j)`` are ``t`` additive shares of ``s_S`` and
+:func:`common_a_decryption_share` is Protocol 3 with them. Its noise is only the fresh errors and
+the encoding roundings (:func:`client_noise_bound`): no ``e u`` term, no modulus switch. With a
+fresh ``a`` per seed this is plain RLWE; one seed must never serve twice under one key (two
+samples ``c0, c0'`` with one ``a`` give ``c0 - c0' = Delta (m - m') + e - e'``), which
+:meth:`ClientKey.encrypt` refuses with :class:`~heprim.errors.ProtocolError`.
 """
 
 from __future__ import annotations
@@ -101,6 +119,7 @@ from heprim.errors import (
     InsecureParametersWarning,
     KeyMismatchError,
     ParameterError,
+    ProtocolError,
     SerializationError,
 )
 from heprim.math.prng import PRNG, KeyedPRNG, default_rng, sample_ternary
@@ -109,6 +128,7 @@ from heprim.ring.modarith import add_mod, mul_scalars
 
 __all__ = [
     "SMUDGING_SECURITY_FLOOR",
+    "ClientKey",
     "CollectiveKeySwitchKey",
     "PartyKey",
     "RelinKeyShare",
@@ -116,10 +136,14 @@ __all__ = [
     "aggregate_public_key",
     "aggregate_relin_round1",
     "check_smudging_security",
+    "client_noise_bound",
     "collective_key_id",
+    "combine_common_a_decryption",
     "combine_decryption",
     "combine_threshold_shares",
+    "common_a_decryption_share",
     "decryption_share",
+    "expand_common_a",
     "lagrange_at_zero",
     "max_smudging_bits",
     "noise_bound",
@@ -651,3 +675,192 @@ def combine_decryption(
             )
         total = total + d
     return round_to_plaintext(ct.params, total)
+
+
+# ---------------------------------------------------------------------- client keys, common a
+
+
+def expand_common_a(params: Parameters, seeds: Sequence[bytes], level: int) -> RingElement:
+    """The uniform ``a`` of each public 32-byte seed, NTT form modulo ``Q_l``, shape
+    ``(len(seeds),)``.
+
+    Sampled directly in NTT form at ``level`` (the NTT is a bijection of ``R_{Q_l}``, so a
+    uniform element may be declared to be in NTT form, as SEAL does for the seeded ``c_1``):
+    every party derives the same ``a`` from the seed without a transform.
+    """
+    params = _check_params(params)
+    ring = context_of(params).ring_q(context_of(params).check_level(level))
+    checked = [_check_seed(seed) for seed in seeds]
+    if not checked:
+        raise ParameterError("give at least one seed")
+    return ring.stack([expand_uniform(ring, seed, ()) for seed in checked])
+
+
+def client_noise_bound(params: Parameters, *, summands: int = 1, level: int | None = None) -> float:
+    """A high-probability bound ``B`` on the noise of a sum of ``summands`` common-``a``
+    encryptions (:meth:`ClientKey.encrypt`) at ``level``.
+
+    ``sum_j c0_j + a s_S = round(Q_l M / t) + sum_j (e_j + r_j)`` modulo ``Q_l``: every client
+    adds a fresh Gaussian error ``e_j`` (variance ``sigma^2``) and the rounding ``r_j`` of its
+    encoding ``round(Q_l m_j / t)`` (``|r_j| <= 1/2``, variance at most ``1/12``). No ``e u``
+    term (no public key) and no modulus-switch rounding (the clients encrypt at ``level``). The
+    central-limit heuristic of :func:`noise_bound` (``TAIL`` deviations) gives
+    ``TAIL sqrt(summands (sigma^2 + 1/12))``. The level does not change the noise; it is taken
+    for symmetry with :func:`noise_bound` and checked.
+    """
+    params = _check_params(params)
+    if isinstance(summands, bool) or not isinstance(summands, int) or summands < 1:
+        raise ParameterError(f"summands must be a positive integer, got {summands!r}")
+    if level is not None:
+        context_of(params).check_level(level)
+    return TAIL * math.sqrt(summands * (ERROR_STDDEV**2 + 1 / 12))
+
+
+class ClientKey:
+    """A client's own secret ``s_j`` for aggregation with a common ``a`` (see the module).
+
+    Args:
+        params: the parameter set every party uses.
+        rng: the randomness source of the key, the errors and the Shamir shares (default: the
+            OS CSPRNG).
+
+    The key remembers every seed it has encrypted under and refuses a second encryption under
+    one (two RLWE samples with the same ``a`` and the same secret reveal ``Delta (m - m') +
+    e - e'``). Keep it secret: ``t`` decryptors holding its Shamir shares can rebuild it.
+    """
+
+    __slots__ = ("_rng", "_used", "key_id", "params", "secret")
+
+    def __init__(self, params: Parameters, *, rng: PRNG | None = None) -> None:
+        self.params = _check_params(params)
+        self._rng = default_rng(rng)
+        #: A random identifier of this key (for the :class:`~heprim.bfv.keys.SecretKey`).
+        self.key_id = self._rng.random_bytes(16).hex()
+        #: ``s_j``, ternary like every BFV secret.
+        self.secret = SecretKey(params, sample_ternary(params.degree, self._rng), self.key_id)
+        self._used: set[bytes] = set()
+
+    def __repr__(self) -> str:
+        return f"bfv.ClientKey(N={self.params.degree}, used={len(self._used)} seeds)"
+
+    def has_used(self, seed: bytes) -> bool:
+        """Whether this key already encrypted under the ``a`` of ``seed``."""
+        return seed in self._used
+
+    def encrypt(
+        self,
+        plaintexts: Sequence[Plaintext],
+        seeds: Sequence[bytes],
+        *,
+        level: int,
+        rng: PRNG | None = None,
+    ) -> RingElement:
+        """``c0_k = -a_k s_j + round(Q_l m_k / t) + e_k`` modulo ``Q_l`` for each plaintext
+        ``m_k`` and the common ``a_k`` of ``seeds[k]``: shape ``(count,)``, coefficient form.
+
+        The encoding rounds ``Q_l m / t`` like :class:`~heprim.bfv.scheme.Encryptor` (error
+        below 1/2), so the fresh noise is that of a symmetric BFV encryption.
+
+        Raises:
+            ProtocolError: a seed was used by this key before, or twice here (nothing is
+                encrypted then).
+            KeyMismatchError: a plaintext was encoded under other parameters.
+        """
+        if len(plaintexts) != len(seeds) or not seeds:
+            raise ParameterError("give one seed per plaintext, and at least one")
+        for p in plaintexts:
+            if not isinstance(p, Plaintext):
+                raise ParameterError(f"encrypt takes bfv.Plaintexts, got {type(p).__name__}")
+            p.check_params(self.params)
+        fresh = set(seeds)
+        if len(fresh) != len(seeds) or fresh & self._used:
+            raise ProtocolError(
+                "this client key already encrypted under one of these common seeds (a session "
+                "id used twice): a second RLWE sample with the same a would reveal the "
+                "difference of the messages; start a new session"
+            )
+        a = expand_common_a(self.params, seeds, level)
+        self._used |= fresh  # before any output exists: a failure below never allows a retry
+        rng = default_rng(rng if rng is not None else self._rng)
+        ring = a.ring
+        masked = (-(a * self.secret.power_ntt(1, level))).intt()
+        errors = ring.sample_gaussian(rng, shape=(len(seeds),), sigma=ERROR_STDDEV)
+        messages = ring.stack([p.scaled(level) for p in plaintexts])
+        return masked + errors + messages
+
+    def threshold_shares(
+        self, threshold: int, indices: Sequence[int], *, level: int
+    ) -> dict[int, RingElement]:
+        """Shamir shares of ``s_j`` modulo ``Q_l`` (NTT form) for the decryptors of share
+        ``indices``; any ``threshold`` of them recover ``s_j`` (MTBH sec. 5). Send share ``i``
+        to decryptor ``i`` over a private channel, once."""
+        secret = self.secret.power_ntt(1, context_of(self.params).check_level(level))
+        return shamir_share(secret, threshold, indices, rng=self._rng)
+
+
+def common_a_decryption_share(
+    a: RingElement, share: RingElement, *, smudging_bits: int, rng: PRNG | None = None
+) -> RingElement:
+    """``d_i = s'_i a + e_smg`` (coefficient form) for each common ``a`` of a batch: decryptor
+    ``i``'s part of the collective decryption (Protocol 3) of ``(sum c0_j, a)``.
+
+    Args:
+        a: the common elements (:func:`expand_common_a`), NTT form: one or a flat batch.
+        share: the decryptor's additive share of ``s_S`` over the same ring: ``lambda_i^T`` times
+            the sum of its Shamir shares of the contributors' keys.
+        smudging_bits: ``b``; the noise is uniform in ``[-2^b, 2^b)`` (as
+            :func:`decryption_share`; :func:`max_smudging_bits` with
+            :func:`client_noise_bound` sizes it, :func:`check_smudging_security` is the
+            caller's floor).
+        rng: the randomness of the smudging noise.
+    """
+    if not isinstance(a, RingElement) or not isinstance(share, RingElement):
+        raise ParameterError("a and the share are RingElements")
+    if share.ring != a.ring or share.shape != ():
+        raise KeyMismatchError("the additive share is not one element of the ring of a")
+    if isinstance(smudging_bits, bool) or not isinstance(smudging_bits, int):
+        raise ParameterError(f"smudging_bits must be an integer, got {smudging_bits!r}")
+    modulus = math.prod(a.ring.moduli)
+    if smudging_bits < 0 or 1 << (smudging_bits + 1) >= modulus:
+        raise ParameterError(
+            f"smudging_bits must lie in [0, {modulus.bit_length() - 2}] (the noise 2^(b+1) must "
+            "stay below Q_l); size it with max_smudging_bits"
+        )
+    if len(a.shape) > 1:
+        raise ParameterError("a is one element or a flat batch of them")
+    rng = default_rng(rng)
+    products = (a.ntt() * share.ntt()).intt()
+    if not a.shape:
+        return products + _smudging(a.ring, smudging_bits, rng)
+    noise = [_smudging(a.ring, smudging_bits, rng) for _ in range(a.shape[0])]
+    return products + a.ring.stack(noise)
+
+
+def combine_common_a_decryption(
+    params: Parameters, c0: RingElement, shares: Sequence[RingElement]
+) -> Plaintext:
+    """``round(t/Q_l (sum c0_j + sum d_i)) mod t``: the plaintext sum of the contributors.
+
+    Args:
+        params: the parameter set.
+        c0: the sum of the contributors' :meth:`ClientKey.encrypt` outputs for one ``a``
+            (coefficient form, modulo ``Q_l``).
+        shares: every active decryptor's :func:`common_a_decryption_share` for that ``a``.
+
+    Raises:
+        NoiseBudgetExhausted: the noise plus the smudging reached 3/8 of the plaintext step, or
+            the shares do not add up to ``s_S`` (a missing or a wrong share).
+    """
+    params = _check_params(params)
+    if not isinstance(c0, RingElement) or c0.is_ntt or c0.shape != ():
+        raise ParameterError("c0 is one coefficient-form element of R_Q_l")
+    if not shares:
+        raise ParameterError("no decryption shares to combine")
+    total = c0
+    for d in shares:
+        if not isinstance(d, RingElement) or d.ring != c0.ring or d.is_ntt or d.shape != ():
+            raise ParameterError(
+                "decryption shares are coefficient-form elements of the ring of c0"
+            )
+        total = total + d
+    return round_to_plaintext(params, total)

@@ -12,11 +12,15 @@ Random integer inputs, a dropout schedule, the protocol chosen with ``--protocol
     ``--decryptors`` key for a committee of decryptors (party ids ``n + 1`` on), clients
     encrypt, the server adds, the committee decrypts;
 ``bfv``
-    batched multiparty BFV (:mod:`heprim.secagg.he_bfv`): the committee generates a
-    ``--threshold``-of-``--decryptors`` key collectively (no dealer), clients encrypt one value
-    per SIMD slot and upload modulus-switched ciphertexts, the committee decrypts with smudging
-    that meets the ``lambda >= 40`` floor (``--insecure-smudging``: the 4x-float32 upload at 2
-    primes, with its weaker ``lambda`` printed as a warning);
+    batched multiparty BFV, one value per SIMD slot, decrypted by a ``--threshold``-of-
+    ``--decryptors`` committee with smudging that meets the ``lambda >= 40`` floor. With
+    ``--bfv-keys client`` (the default, :mod:`heprim.secagg.he_bfv_client_keys`) every client
+    Shamir-shares its own key to the committee once (setup bytes reported under the table) and
+    uploads ONE polynomial per ciphertext under a common ``a`` (2.8x a float32 at 3 primes);
+    with ``--bfv-keys collective`` (:mod:`heprim.secagg.he_bfv`) the committee generates a key
+    collectively and clients upload modulus-switched public-key ciphertexts (two polynomials,
+    5.6x). ``--insecure-smudging`` uploads at 2 primes, with its weaker ``lambda`` printed as a
+    warning;
 
 then an exactness check of the result against the plaintext sum of the surviving clients, and
 one cost table whatever the protocol, so that protocols compare by measured cost.
@@ -167,9 +171,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--insecure-smudging",
         action="store_true",
-        help="bfv: upload at 2 primes (4x a float32) although the decryptors' smudging then "
-        "hides the aggregate's noise only to about 2^-11 instead of the 2^-40 floor (measurement "
-        "only; the default keeps 3 primes, 5.6x)",
+        help="bfv: upload at 2 primes although the decryptors' smudging then hides the "
+        "aggregate's noise only to about 2^-11 (collective keys, 4x a float32) or 2^-14 (client "
+        "keys, 1.9x) instead of the 2^-40 floor (measurement only; the default keeps 3 primes)",
+    )
+    parser.add_argument(
+        "--bfv-keys",
+        choices=["client", "collective"],
+        default="client",
+        help="bfv: client (default: each client's own key, Shamir-shared once to the "
+        "decryptors; one polynomial per upload) or collective (a collective public key; two "
+        "polynomials per upload, no per-client setup)",
     )
     parser.add_argument("--bits", type=int, default=16, help="bits per input value (integers)")
     parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
@@ -224,13 +236,16 @@ def run(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None)
     inputs = {u: make_input(u) for u in ids}
     reporter = Reporter(stream, bars=None if not args.no_progress else False)
     result: SimulationResult | HESimulationResult
+    notes: list[str] = []
     if args.protocol == "paillier":
         result = _run_paillier(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
     elif args.protocol == "bfv":
-        result = _run_bfv(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
+        result = _run_bfv(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter, notes=notes)
     else:
         result = _run_secagg(args, inputs, encoding, dim=dim, rng=rng, reporter=reporter)
     stream.write(format_cost_table(result.server_cost, result.client_costs) + "\n")
+    for note in notes:  # one-time costs outside every session's table
+        stream.write(note + "\n")
     stream.write(
         f"compute: server {result.server_cost.total.seconds:.2f} s, parties "
         f"{sum(c.total.seconds for c in result.client_costs.values()):.2f} s in total; "
@@ -408,30 +423,50 @@ def _run_bfv(
     dim: int,
     rng: PRNG,
     reporter: Reporter,
+    notes: list[str],
 ) -> HESimulationResult:
+    """A BFV session with client keys or a collective key (``--bfv-keys``); the client-key
+    setup traffic goes to ``notes``, printed under the cost table."""
     from heprim.bfv.multiparty import SMUDGING_SECURITY_FLOOR
     from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
+    from heprim.secagg.he_bfv_client_keys import ClientKeyDeployment
 
     n = len(inputs)
     l_parties, t, committee = _committee(args, n)
     degree = int(args.ring_degree)
     weak = bool(args.insecure_smudging)
-    with warnings.catch_warnings(), reporter.progress("collective key generation") as progress:
+    client_keys = getattr(args, "bfv_keys", "client") == "client"
+    label = "client key setup" if client_keys else "collective key generation"
+    deployment: BFVDeployment | ClientKeyDeployment
+    with warnings.catch_warnings(), reporter.progress(label) as progress:
         if degree < 4096 or weak:  # said on the report instead
             warnings.simplefilter("ignore", InsecureParametersWarning)
         params = aggregation_parameters(
             encoding.modulus_bits(n), degree=degree, allow_insecure=degree < 4096
         )
-        deployment = BFVDeployment.generate(
-            committee,
-            t,
-            params,
-            upload_level=min(2, params.max_level) if weak else None,
-            max_contributors=n,
-            allow_insecure=weak,
-            rng=rng,
-            progress=None if args.no_progress else progress,
-        )
+        if client_keys:
+            deployment = ClientKeyDeployment.generate(
+                list(inputs),
+                committee,
+                t,
+                params,
+                upload_level=min(2, params.max_level) if weak else None,
+                max_contributors=n,
+                allow_insecure=weak,
+                rng=rng,
+                progress=None if args.no_progress else progress,
+            )
+        else:
+            deployment = BFVDeployment.generate(
+                committee,
+                t,
+                params,
+                upload_level=min(2, params.max_level) if weak else None,
+                max_contributors=n,
+                allow_insecure=weak,
+                rng=rng,
+                progress=None if args.no_progress else progress,
+            )
     with warnings.catch_warnings():
         if weak:
             warnings.simplefilter("ignore", InsecureParametersWarning)
@@ -441,13 +476,23 @@ def _run_bfv(
     length = encoding.length(dim)
     bits, security = deployment.smudging_security(n)  # the session's worst case
     sizes = "+".join(str(q.bit_length()) for q in params.q)
+    if isinstance(deployment, ClientKeyDeployment):
+        kind, polys, seconds = "client keys", "1 polynomial", deployment.setup_seconds
+        setup = deployment.setup_bytes_per_client()
+        notes.append(
+            f"setup (once per deployment, not in the table): {setup:,} bytes per client "
+            f"({setup * n:,} in total) of Shamir key shares to the {l_parties} decryptors over "
+            "private channels"
+        )
+    else:
+        kind, polys, seconds = "collective key", "2 polynomials", deployment.keygen_seconds
     reporter.line(
-        f"multiparty BFV: n={n} decryptors l={l_parties} t={t} N={degree} "
-        f"t_plain={params.plain_modulus} Q={sizes} bits, upload at "
+        f"multiparty BFV ({kind}): n={n} decryptors l={l_parties} t={t} N={degree} "
+        f"t_plain={params.plain_modulus} Q={sizes} bits, upload {polys} at "
         f"{deployment.upload_level} primes ({deployment.upload_bytes_per_value():.1f} bytes "
         f"per value, {deployment.upload_bytes_per_value() / 4:.2f}x float32), "
         f"{-(-length // degree)} ciphertexts per client; keys in "
-        f"{deployment.keygen_seconds:.2f} s; smudging 2^{bits} (lambda {security:.0f} bits)"
+        f"{seconds:.2f} s; smudging 2^{bits} (lambda {security:.0f} bits)"
     )
     if weak:
         reporter.line(

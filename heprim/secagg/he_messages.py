@@ -33,6 +33,17 @@ decrypt  :class:`BFVShareRequest`        server      the t decryptors whose shar
 decrypt  :class:`BFVDecryptionShare`     decryptor   its smudged decryption shares
 =======  ==============================  ==========  ============================================
 
+Multiparty BFV with client keys (:mod:`heprim.secagg.he_bfv_client_keys`) reuses kinds 32, 33
+(one polynomial per ciphertext: ``(count, 1, level, N)``) and 35-37, and asks for decryption with
+kind 38:
+
+=======  ===================================  ==========  =======================================
+round    message                              from        content
+=======  ===================================  ==========  =======================================
+decrypt  :class:`BFVClientKeyDecryptRequest`  server      the contributors (no polynomial: the
+                                                          decryptors expand the common ``a``)
+=======  ===================================  ==========  =======================================
+
 Big integers travel as fixed-width big-endian words: a list is a 2-byte word width, a 4-byte
 count, then the words, so a truncated or extended message is always detected.
 """
@@ -54,6 +65,7 @@ from heprim.secagg.messages import Message, _ids, _Reader, register_kind
 
 __all__ = [
     "FINGERPRINT_BYTES",
+    "BFVClientKeyDecryptRequest",
     "BFVDecryptReady",
     "BFVDecryptRequest",
     "BFVDecryptionShare",
@@ -456,3 +468,25 @@ class BFVDecryptionShare(Message):
     @classmethod
     def _parse(cls, session: bytes, sender: int, recipient: int, r: _Reader) -> BFVDecryptionShare:
         return cls(session, sender, recipient, PolyBlock.read(r))
+
+
+@register_kind
+@dataclass(frozen=True, slots=True)
+class BFVClientKeyDecryptRequest(Message):
+    """Decrypt round, server to each decryptor (client-key mode): the contributors whose keys
+    sum to the aggregate's key. No polynomial travels: each decryptor expands the common ``a``
+    of every chunk from the session id itself. Each decryptor answers with
+    :class:`BFVDecryptReady`."""
+
+    KIND: ClassVar[int] = 38
+    ROUND: ClassVar[IntEnum | None] = HERound.DECRYPT
+    contributors: tuple[int, ...]
+
+    def _body(self) -> bytes:
+        return _ids(self.contributors)
+
+    @classmethod
+    def _parse(
+        cls, session: bytes, sender: int, recipient: int, r: _Reader
+    ) -> BFVClientKeyDecryptRequest:
+        return cls(session, sender, recipient, r.ids())

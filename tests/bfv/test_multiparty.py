@@ -19,6 +19,7 @@ from heprim.errors import (
     KeyMismatchError,
     NoiseBudgetExhausted,
     ParameterError,
+    ProtocolError,
     SerializationError,
 )
 from heprim.math.prng import KeyedPRNG
@@ -278,3 +279,146 @@ def test_the_security_floor_refuses_or_warns() -> None:
         mp.check_smudging_security(20.0, advice="try this")
     with pytest.warns(InsecureParametersWarning, match=r"lambda = 11\.0 bits"):
         assert mp.check_smudging_security(11.0, allow_insecure=True) == 11.0
+
+
+# ---------------------------------------------------------------------- client keys, common a
+
+
+def _client_setting(clients: int = 5):
+    params = insecure(SMALL)
+    keys = [mp.ClientKey(params, rng=KeyedPRNG.from_int(300 + j)) for j in range(clients)]
+    seeds = [KeyedPRNG.from_int(400 + k).random_bytes(32) for k in range(2)]
+    return params, keys, seeds
+
+
+def test_client_keys_sum_under_a_common_a_and_threshold_decrypt() -> None:
+    params, keys, seeds = _client_setting()
+    level, t = 3, params.plain_modulus
+    encoder = bfv.BatchEncoder(params)
+    values = [[_values(params, 500 + 10 * j + k) for k in range(2)] for j in range(len(keys))]
+    uploads = [
+        key.encrypt([encoder.encode(v) for v in vs], seeds, level=level, rng=KeyedPRNG.from_int(j))
+        for j, (key, vs) in enumerate(zip(keys, values, strict=True))
+    ]
+    assert uploads[0].shape == (2,) and not uploads[0].is_ntt
+    c0 = uploads[0]
+    for u in uploads[1:]:
+        c0 = c0 + u
+    # 3-of-4 decryptors: each sums its Shamir shares of the keys and applies its Lagrange
+    # coefficient (the algebra of ThresholdShare.additive_share, written out here).
+    indices = [1, 2, 3, 4]
+    dealt = [key.threshold_shares(3, indices, level=level) for key in keys]
+    a = mp.expand_common_a(params, seeds, level)
+    assert a.is_ntt and a.shape == (2,)
+    ring = a.ring
+    active = [1, 3, 4]
+    parts = []
+    for i in active:
+        total = ring.zero(ntt=True)
+        for d in dealt:
+            total = total + d[i]
+        scalars = [mp.lagrange_at_zero(i, active, q) for q in ring.moduli]
+        data = np.stack(
+            [
+                total.data[r] * s % q
+                for r, (s, q) in enumerate(zip(scalars, ring.moduli, strict=True))
+            ]
+        )
+        additive = ring.from_array(data, ntt=True)
+        parts.append(
+            mp.common_a_decryption_share(a, additive, smudging_bits=40, rng=KeyedPRNG.from_int(9))
+        )
+    expected = [sum(values[j][k] for j in range(len(keys))) % t for k in range(2)]
+    for k in range(2):
+        plain = mp.combine_common_a_decryption(params, c0[k], [d[k] for d in parts])
+        assert np.array_equal(encoder.decode(plain, signed=False), expected[k])
+    # The noise is what client_noise_bound says: sum c0 + a s_S minus the scaled sum of the
+    # plaintext polynomials (Python integers) is a sum of fresh errors and roundings.
+    s_sum = ring.zero(ntt=True)
+    for key in keys:
+        s_sum = s_sum + key.secret.power_ntt(1, level)
+    raw = (c0[0] + (a[0] * s_sum).intt()).to_ints()
+    modulus = params.q_modulus_at(level)
+    plain = [encoder.encode(values[j][0]).coefficients for j in range(len(keys))]
+    noise = []
+    for i, x in enumerate(raw):
+        scaled = sum((modulus * int(p[i])) // t for p in plain)  # floor: within n of round
+        v = (int(x) - scaled) % modulus
+        noise.append(v - modulus if v > modulus // 2 else v)
+    assert max(abs(v) for v in noise) <= mp.client_noise_bound(params, summands=len(keys)) + len(
+        keys
+    )
+
+
+def test_a_client_key_refuses_a_reused_common_a() -> None:
+    params, keys, seeds = _client_setting(1)
+    encoder = bfv.BatchEncoder(params)
+    plain = encoder.encode([1, 2, 3])
+    key = keys[0]
+    key.encrypt([plain], seeds[:1], level=2)
+    assert key.has_used(seeds[0]) and not key.has_used(seeds[1])
+    with pytest.raises(ProtocolError, match="already encrypted"):
+        key.encrypt([plain, plain], seeds, level=2)
+    assert not key.has_used(seeds[1])  # refused as a whole: nothing was encrypted
+    with pytest.raises(ProtocolError, match="already encrypted"):
+        key.encrypt([plain, plain], [seeds[1], seeds[1]], level=2)
+    with pytest.raises(ParameterError, match="one seed per plaintext"):
+        key.encrypt([plain], seeds, level=2)
+    with pytest.raises(ParameterError, match="Plaintext"):
+        key.encrypt([[1, 2]], seeds[1:], level=2)  # type: ignore[list-item]
+    with pytest.raises(ParameterError, match="32 bytes"):
+        mp.expand_common_a(params, [b"short"], 2)
+    with pytest.raises(ParameterError, match="at least one seed"):
+        mp.expand_common_a(params, [], 2)
+
+
+def test_client_noise_bound_and_its_errors() -> None:
+    params = insecure(SMALL)
+    one = mp.client_noise_bound(params)
+    assert one == pytest.approx(6 * (3.19**2 + 1 / 12) ** 0.5)
+    assert mp.client_noise_bound(params, summands=100, level=2) == pytest.approx(10 * one)
+    # No e*u term: far below the public-key noise of one encryption under one key.
+    assert one < mp.noise_bound(params, parties=1) / 10
+    for bad in (0, True, 1.5):
+        with pytest.raises(ParameterError, match="summands"):
+            mp.client_noise_bound(params, summands=bad)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="level"):
+        mp.client_noise_bound(params, level=9)
+
+
+def test_common_a_decryption_share_errors() -> None:
+    params, keys, seeds = _client_setting(1)
+    a = mp.expand_common_a(params, seeds, 2)
+    share = keys[0].secret.power_ntt(1, 2)
+    other = keys[0].secret.power_ntt(1, 3)
+    with pytest.raises(KeyMismatchError, match="ring of a"):
+        mp.common_a_decryption_share(a, other, smudging_bits=10)
+    with pytest.raises(ParameterError, match="smudging_bits"):
+        mp.common_a_decryption_share(a, share, smudging_bits=60)
+    with pytest.raises(ParameterError, match="smudging_bits must be an integer"):
+        mp.common_a_decryption_share(a, share, smudging_bits=True)
+    with pytest.raises(ParameterError, match="flat batch"):
+        mp.common_a_decryption_share(a.ring.stack([a]), share, smudging_bits=10)
+    with pytest.raises(ParameterError, match="RingElements"):
+        mp.common_a_decryption_share(a, None, smudging_bits=10)  # type: ignore[arg-type]
+    single = mp.common_a_decryption_share(a[0], share, smudging_bits=10)
+    assert single.shape == () and not single.is_ntt
+    with pytest.raises(ParameterError, match="no decryption shares"):
+        mp.combine_common_a_decryption(params, single, [])
+    with pytest.raises(ParameterError, match="coefficient-form"):
+        mp.combine_common_a_decryption(params, single, [a[0]])
+    with pytest.raises(ParameterError, match="c0 is one"):
+        mp.combine_common_a_decryption(params, a[0], [single])
+
+
+def test_common_a_shares_carry_smudging_of_the_requested_width() -> None:
+    params, keys, seeds = _client_setting(1)
+    a = mp.expand_common_a(params, seeds, 2)
+    share = keys[0].secret.power_ntt(1, 2)
+    d = mp.common_a_decryption_share(a, share, smudging_bits=40, rng=KeyedPRNG.from_int(5))
+    modulus = params.q_modulus_at(2)
+    for k in range(2):  # d - s a is the smudging noise: uniform in [-2^40, 2^40)
+        noise = (d[k] - (a[k] * share).intt()).to_ints()
+        centered = [int(v) - modulus if int(v) > modulus // 2 else int(v) for v in noise]
+        assert min(centered) >= -(2**40) and max(centered) < 2**40
+        assert max(abs(v) for v in centered) > 2**39  # not zero, not narrow

@@ -168,11 +168,13 @@ def test_paillier_through_main_with_progress() -> None:
     assert "paillier messages" in out.getvalue() and "EXACT" in out.getvalue()
 
 
-def test_cli_bfv_is_exact_with_client_and_decryptor_dropout() -> None:
+@pytest.mark.parametrize("keys", ["client", "collective"])
+def test_cli_bfv_is_exact_with_client_and_decryptor_dropout(keys: str) -> None:
     out = io.StringIO()
     code = run_cli(
         {
             "protocol": "bfv",
+            "bfv_keys": keys,
             "clients": 8,
             "dim": 1500,
             "dropout": 0.25,
@@ -186,11 +188,18 @@ def test_cli_bfv_is_exact_with_client_and_decryptor_dropout() -> None:
     )
     text = out.getvalue()
     assert code == 0, text
-    assert "multiparty BFV: n=8 decryptors l=4 t=3 N=1024" in text
+    kind = "client keys" if keys == "client" else "collective key"
+    assert f"multiparty BFV ({kind}): n=8 decryptors l=4 t=3 N=1024" in text
     assert "2 ciphertexts per client" in text
     assert "EXACT" in text and "sum of 6 survivors" in text
     rows = [line.split()[0] for line in text.splitlines() if line[:1].isalpha()]
     assert "input" in rows and "decrypt" in rows and "total" in rows  # the same table
+    # The one-time setup of client keys is reported under the table, never hidden: one share
+    # polynomial (3 limbs x 1024 residues of 30 bits) per decryptor and client.
+    setup = f"setup (once per deployment, not in the table): {4 * 3 * 1024 * 30 // 8:,} bytes"
+    assert (setup in text) == (keys == "client")
+    if keys == "client":
+        assert text.index("total ") < text.index(setup)
 
 
 def test_cli_bfv_aborts_below_t() -> None:
@@ -214,19 +223,32 @@ def test_cli_bfv_aborts_below_t() -> None:
 
 
 @pytest.mark.parametrize("weak", [False, True])
-def test_cli_bfv_smudging_floor_and_the_insecure_opt_in(weak: bool) -> None:
-    """Secure by default (3 primes, lambda >= 40); --insecure-smudging uploads 4x float32 at
-    2 primes and says so loudly."""
+@pytest.mark.parametrize("keys", ["client", "collective"])
+def test_cli_bfv_smudging_floor_and_the_insecure_opt_in(keys: str, weak: bool) -> None:
+    """Secure by default (3 primes, lambda >= 40); --insecure-smudging uploads at 2 primes and
+    says so loudly. Client keys (the default) upload one polynomial, the collective key two."""
     out = io.StringIO()
     argv = ["secagg", "simulate", "--protocol", "bfv", "--clients", "6", "--dim", "100"]
     argv += ["--seed", "3", "--no-progress", "--decryptors", "3"]
+    argv += ["--bfv-keys", keys] if keys == "collective" else []  # client: the default
     assert main(argv + (["--insecure-smudging"] if weak else []), out=out) == 0
     text = out.getvalue()
     assert "EXACT" in text
     lam = float(text.split("(lambda ")[1].split()[0])
+    expected = {
+        ("collective", True): "upload 2 polynomials at 2 primes (15.0 bytes per value, 3.75x",
+        ("collective", False): "upload 2 polynomials at 3 primes (22.5 bytes per value, 5.62x",
+        ("client", True): "upload 1 polynomial at 2 primes (7.5 bytes per value, 1.88x",
+        ("client", False): "upload 1 polynomial at 3 primes (11.2 bytes per value, 2.81x",
+    }
+    assert expected[keys, weak] in text
     if weak:
-        assert "upload at 2 primes (15.0 bytes per value, 3.75x float32)" in text
         assert lam < 40 and "WARNING: --insecure-smudging: lambda = " in text
     else:
-        assert "upload at 3 primes (22.5 bytes per value, 5.62x float32)" in text
         assert lam >= 40 and "WARNING" not in text
+
+
+def test_cli_bfv_keys_choice_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["secagg", "simulate", "--protocol", "bfv", "--bfv-keys", "dealer"]
+    assert main(argv) == 2
+    assert "invalid choice: 'dealer'" in capsys.readouterr().err
