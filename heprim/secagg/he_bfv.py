@@ -152,11 +152,13 @@ def _fingerprint(public: PublicKey) -> bytes:
     return digest.digest()[:FINGERPRINT_BYTES]
 
 
-def _residue_bits(params: Parameters, level: int) -> int:
+def residue_bits(params: Parameters, level: int) -> int:
+    """The bits of the widest prime of level ``level``: each residue's width on the wire."""
     return max(q.bit_length() for q in params.q[:level])
 
 
-def _check_fit(params: Parameters, encoding: VectorEncoding, participants: int) -> None:
+def check_fit(params: Parameters, encoding: VectorEncoding, participants: int) -> None:
+    """Refuse a plain modulus too small for the sum of ``participants`` encoded inputs."""
     needed = encoding.modulus_bits(participants)
     if params.plain_modulus < 1 << needed:
         raise ParameterError(
@@ -235,7 +237,8 @@ def _cheapest_level(
     return top
 
 
-def _check_block(block: PolyBlock, shape: tuple[int, ...], moduli: U64, who: str) -> None:
+def check_block(block: PolyBlock, shape: tuple[int, ...], moduli: U64, who: str) -> None:
+    """Refuse a received block of residues of the wrong shape or not reduced (``who`` names it)."""
     if block.shape != shape:
         raise ProtocolError(f"{who} must have shape {shape}, got {block.shape}")
     if bool((block.residues >= moduli).any()):
@@ -278,7 +281,7 @@ class BFVAggregationServer(HEAggregationServer):
             raise ParameterError(f"public must be a bfv.PublicKey, got {type(public).__name__}")
         params = public.params
         context_of(params).check_level(upload_level)
-        _check_fit(params, config.encoding, len(config.participants))
+        check_fit(params, config.encoding, len(config.participants))
         # Every participant may contribute: the noise bound grows with the count, so the
         # participants are the worst case of the session.
         _check_security(
@@ -297,7 +300,7 @@ class BFVAggregationServer(HEAggregationServer):
         self._count = -(-self._length // slots)
         self._shape = (self._count, 2, upload_level, slots)
         self._moduli = np.array(params.q[:upload_level], dtype=np.uint64).reshape(-1, 1)
-        self._bits = _residue_bits(params, upload_level)
+        self._bits = residue_bits(params, upload_level)
         self._aggregate: U64 | None = None
         self._active: tuple[int, ...] = ()
         self._shares: dict[int, U64] = {}
@@ -313,7 +316,7 @@ class BFVAggregationServer(HEAggregationServer):
     def _accept(self, message: Message) -> None:
         if isinstance(message, BFVEncryptedInput):
             block = message.ciphertexts
-            _check_block(block, self._shape, self._moduli, f"party {message.sender}'s input")
+            check_block(block, self._shape, self._moduli, f"party {message.sender}'s input")
             if self._aggregate is None:
                 self._aggregate = np.array(block.residues, dtype=np.uint64)
             else:  # residues below 2^30: the sum fits, one conditional subtraction reduces it
@@ -323,7 +326,7 @@ class BFVAggregationServer(HEAggregationServer):
         elif isinstance(message, BFVDecryptionShare):
             shape = (self._count, 1, self.upload_level, self._shape[3])
             who = f"decryptor {message.sender}'s shares"
-            _check_block(message.shares, shape, self._moduli, who)
+            check_block(message.shares, shape, self._moduli, who)
             self._shares[message.sender] = message.shares.residues
 
     def _advance(self, done: set[int]) -> list[Message]:
@@ -477,7 +480,7 @@ class BFVParty(HEAggregationParty):
         if not 1 <= m.upload_level <= params.max_level or m.dim < 1:
             raise ProtocolError("the setup's upload level or dimension is out of range")
         try:
-            _check_fit(params, m.encoding, len(participants))
+            check_fit(params, m.encoding, len(participants))
         except ParameterError as exc:
             raise ProtocolError(str(exc)) from exc
         if share is not None:  # the decryptor's own floor, from public facts only
@@ -521,7 +524,7 @@ class BFVParty(HEAggregationParty):
                 encoder.encode(padded[k * slots : (k + 1) * slots]), rng=self._rng
             )
             residues[k] = mod_switch(ct, level).residues()
-        block = PolyBlock(residues, _residue_bits(params, level))
+        block = PolyBlock(residues, residue_bits(params, level))
         return BFVEncryptedInput(m.session, self.id, SERVER, block)
 
     def _on_request(self, m: BFVDecryptRequest) -> list[Message]:
@@ -541,7 +544,7 @@ class BFVParty(HEAggregationParty):
         count = -(-setup.encoding.length(setup.dim) // params.degree)
         shape = (count, 1, setup.upload_level, params.degree)
         moduli = np.array(params.q[: setup.upload_level], dtype=np.uint64).reshape(-1, 1)
-        _check_block(m.masks, shape, moduli, "the aggregate")
+        check_block(m.masks, shape, moduli, "the aggregate")
         self._request = m
         return [BFVDecryptReady(setup.session, self.id, SERVER)]
 
@@ -578,7 +581,7 @@ class BFVParty(HEAggregationParty):
             d = multiparty.decryption_share(ct, additive, smudging_bits=bits, rng=self._rng)
             out[k, 0] = d.data
         self.stage = HEPartyStage.DONE  # one share per session, never two
-        block = PolyBlock(out, _residue_bits(params, level))
+        block = PolyBlock(out, residue_bits(params, level))
         return [BFVDecryptionShare(setup.session, self.id, SERVER, block)]
 
 
@@ -761,7 +764,7 @@ class BFVDeployment:
     def upload_bytes_per_value(self) -> float:
         """Bytes a client uploads per slot: two polynomials of packed residues."""
         params = self.public.params
-        return 2 * self.upload_level * _residue_bits(params, self.upload_level) / 8
+        return 2 * self.upload_level * residue_bits(params, self.upload_level) / 8
 
     def prepare(self) -> None:
         """Nothing to precompute outside the sessions (the NTT tables are cached on use)."""

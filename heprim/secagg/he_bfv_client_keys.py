@@ -92,7 +92,7 @@ from heprim.secagg.he_aggregation import (
     HEServerStage,
     HESessionConfig,
 )
-from heprim.secagg.he_bfv import _check_block, _check_fit, _residue_bits
+from heprim.secagg.he_bfv import check_block, check_fit, residue_bits
 from heprim.secagg.he_messages import (
     FINGERPRINT_BYTES,
     BFVClientKeyDecryptRequest,
@@ -312,7 +312,7 @@ class ClientKeyServer(HEAggregationServer):
                 f"participants {sorted(strangers)[:10]} have no registered client key: register "
                 "them with the deployment's setup (ClientKeyDeployment.generate)"
             )
-        _check_fit(params, config.encoding, len(config.participants))
+        check_fit(params, config.encoding, len(config.participants))
         _check_security(
             params,
             upload_level,
@@ -328,7 +328,7 @@ class ClientKeyServer(HEAggregationServer):
         self._count = -(-self._length // slots)
         self._shape = (self._count, 1, upload_level, slots)
         self._moduli = np.array(params.q[:upload_level], dtype=np.uint64).reshape(-1, 1)
-        self._bits = _residue_bits(params, upload_level)
+        self._bits = residue_bits(params, upload_level)
         self._aggregate: U64 | None = None
         self._active: tuple[int, ...] = ()
         self._shares: dict[int, U64] = {}
@@ -344,7 +344,7 @@ class ClientKeyServer(HEAggregationServer):
     def _accept(self, message: Message) -> None:
         if isinstance(message, BFVEncryptedInput):
             block = message.ciphertexts
-            _check_block(block, self._shape, self._moduli, f"party {message.sender}'s input")
+            check_block(block, self._shape, self._moduli, f"party {message.sender}'s input")
             if self._aggregate is None:
                 self._aggregate = np.array(block.residues, dtype=np.uint64)
             else:  # residues below 2^30: the sum fits, one conditional subtraction reduces it
@@ -353,7 +353,7 @@ class ClientKeyServer(HEAggregationServer):
                 np.subtract(total, self._moduli, out=total, where=total >= self._moduli)
         elif isinstance(message, BFVDecryptionShare):
             who = f"decryptor {message.sender}'s shares"
-            _check_block(message.shares, self._shape, self._moduli, who)
+            check_block(message.shares, self._shape, self._moduli, who)
             self._shares[message.sender] = message.shares.residues
 
     def _advance(self, done: set[int]) -> list[Message]:
@@ -500,7 +500,7 @@ class ClientKeyParty(HEAggregationParty):
         if m.dim < 1:
             raise ProtocolError("the setup's dimension is out of range")
         try:
-            _check_fit(params, m.encoding, len(participants))
+            check_fit(params, m.encoding, len(participants))
         except ParameterError as exc:
             raise ProtocolError(str(exc)) from exc
         shares = self._shares
@@ -578,7 +578,7 @@ class ClientKeyParty(HEAggregationParty):
         encoder = BatchEncoder(params)
         plaintexts = [encoder.encode(padded[k * slots : (k + 1) * slots]) for k in range(count)]
         c0 = key.encrypt(plaintexts, seeds, level=level, rng=self._rng)
-        block = PolyBlock(c0.data.reshape(count, 1, level, slots), _residue_bits(params, level))
+        block = PolyBlock(c0.data.reshape(count, 1, level, slots), residue_bits(params, level))
         return BFVEncryptedInput(m.session, self.id, SERVER, block)
 
     def _on_request(self, m: BFVClientKeyDecryptRequest) -> list[Message]:
@@ -629,7 +629,7 @@ class ClientKeyParty(HEAggregationParty):
         d = multiparty.common_a_decryption_share(a, additive, smudging_bits=bits, rng=self._rng)
         self.stage = HEPartyStage.DONE  # one share per session, never two
         block = PolyBlock(
-            d.data.reshape(count, 1, level, params.degree), _residue_bits(params, level)
+            d.data.reshape(count, 1, level, params.degree), residue_bits(params, level)
         )
         return [BFVDecryptionShare(setup.session, self.id, SERVER, block)]
 
@@ -812,14 +812,12 @@ class ClientKeyDeployment:
 
     def upload_bytes_per_value(self) -> float:
         """Bytes a client uploads per slot: ONE polynomial of packed residues."""
-        return self.upload_level * _residue_bits(self.params, self.upload_level) / 8
+        return self.upload_level * residue_bits(self.params, self.upload_level) / 8
 
     def setup_bytes_per_client(self) -> int:
         """Bytes a client sends once, at setup: one Shamir share polynomial (``l`` residues
         per coefficient, bit-packed) to each decryptor, over private channels."""
-        bits = (
-            self.upload_level * self.params.degree * _residue_bits(self.params, self.upload_level)
-        )
+        bits = self.upload_level * self.params.degree * residue_bits(self.params, self.upload_level)
         return len(self.shares) * -(-bits // 8)
 
     def prepare(self) -> None:
