@@ -425,7 +425,7 @@ def test_buffers_are_reused_per_thread_and_results_are_thread_safe() -> None:
     assert tables.scratch((4, degree)) is tables.scratch((4, degree))
     assert tables.scratch((2, degree)).shape == (2, degree)
     results: dict[int, bool] = {}
-    seen: dict[int, int] = {}
+    seen: dict[int, np.ndarray] = {}  # the arrays themselves: ids of dead ones may be reused
 
     def work(k: int) -> None:
         ok = True
@@ -433,7 +433,7 @@ def test_buffers_are_reused_per_thread_and_results_are_thread_safe() -> None:
             out = tables.forward(inputs[k])
             ok = ok and bool(np.array_equal(out, expected[k]))
             ok = ok and bool(np.array_equal(tables.inverse(out), inputs[k]))
-        seen[k] = id(tables.scratch((3, degree)))
+        seen[k] = tables.scratch((3, degree))
         results[k] = ok
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -442,7 +442,7 @@ def test_buffers_are_reused_per_thread_and_results_are_thread_safe() -> None:
     for thread in threads:
         thread.join()
     assert results == {k: True for k in range(4)}
-    assert len(set(seen.values())) == 4  # one scratch array per thread
+    assert len({id(buffer) for buffer in seen.values()}) == 4  # one scratch array per thread
 
 
 def test_ufunc_buffer_size_is_restored() -> None:
