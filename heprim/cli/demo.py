@@ -12,8 +12,10 @@ from decentralized data", AISTATS 2017: federated averaging) on real data:
    to ``[-clip, clip]``; some hospitals drop out (``--dropout``) before uploading.
 3. The updates, weighted by each hospital's number of patients, are summed with the chosen
    ``--protocol``: ``paillier`` (packed threshold Paillier: hospitals 1..l hold key shares and
-   a majority of them decrypt the sum; the default), ``bfv`` (batched multiparty BFV: the same
-   hospitals generate a threshold key together, no dealer), ``secagg+`` or ``secagg`` (masking), or
+   a majority of them decrypt the sum; the default), ``bfv`` (batched multiparty BFV, no dealer:
+   with ``--bfv-keys client``, the default, every hospital Shamir-shares its own key to the same
+   hospitals once and uploads one polynomial per ciphertext; with ``collective`` they generate
+   one threshold key together), ``secagg+`` or ``secagg`` (masking), or
    ``plain`` (no protection, for reference). Every message is serialised as on a network.
 4. The server moves the global model by the weighted mean of the updates. A round whose
    session aborts (too few decryptors left, say) leaves the model where it was.
@@ -51,6 +53,7 @@ from heprim.math.prng import PRNG, KeyedPRNG, SystemPRNG
 if TYPE_CHECKING:  # imported when run: `heprim --version` should not load the schemes
     from heprim.secagg.encoding import VectorEncoding
     from heprim.secagg.he_bfv import BFVDeployment
+    from heprim.secagg.he_bfv_client_keys import ClientKeyDeployment
     from heprim.secagg.he_paillier import PaillierDeployment
 
 __all__ = [
@@ -67,6 +70,7 @@ __all__ = [
 ]
 
 PROTOCOLS = ("paillier", "bfv", "secagg+", "secagg", "plain")
+BFV_KEYS = ("client", "collective")
 DEFAULT_HOSPITALS = 10
 DEFAULT_ROUNDS = 8
 DEFAULT_BITS = 2048
@@ -157,6 +161,14 @@ def register(subparsers: Any) -> None:
         default=None,
         help="paillier, bfv: hospitals holding key shares, a majority of whom decrypt (default: "
         "5, or all when fewer)",
+    )
+    parser.add_argument(
+        "--bfv-keys",
+        choices=BFV_KEYS,
+        default="client",
+        help="bfv: each hospital's own key, Shamir-shared once to the decryptors, one polynomial "
+        "per upload (client, the default), or one collective threshold key, two polynomials "
+        "(collective)",
     )
     parser.add_argument(
         "--seed",
@@ -359,7 +371,7 @@ def _mean_update(
     weights: Mapping[int, int],
     dropped: frozenset[int],
     encoding: VectorEncoding,
-    deployment: PaillierDeployment | BFVDeployment | None,
+    deployment: PaillierDeployment | BFVDeployment | ClientKeyDeployment | None,
     rng: PRNG,
 ) -> tuple[Float64Array, RoundRecord]:
     """Aggregate one round's updates with the protocol; the weighted mean and the costs."""
@@ -456,20 +468,34 @@ def _deal(
 
 
 def _bfv_keys(
-    decryptors: int | None, hospitals: int, encoding: VectorEncoding, rng: PRNG
-) -> BFVDeployment:
-    """Hospitals 1 .. decryptors generate a majority-of-decryptors BFV key together."""
+    decryptors: int | None,
+    hospitals: int,
+    encoding: VectorEncoding,
+    rng: PRNG,
+    mode: str = "client",
+) -> BFVDeployment | ClientKeyDeployment:
+    """Hospitals 1 .. decryptors hold the keys a majority of them decrypt with: shares of every
+    hospital's own key (``client``) or of one key they generate together (``collective``)."""
     from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
+    from heprim.secagg.he_bfv_client_keys import ClientKeyDeployment
 
     holders = decryptors if decryptors is not None else min(5, hospitals)
     params = aggregation_parameters(encoding.modulus_bits(hospitals))
+    committee = list(range(1, holders + 1))
     # Every hospital may contribute: the cheapest upload whose smudging meets the floor for them.
+    if mode == "client":
+        return ClientKeyDeployment.generate(
+            list(range(1, hospitals + 1)),
+            committee,
+            holders // 2 + 1,
+            params,
+            max_contributors=hospitals,
+            rng=rng,
+        )
+    if mode != "collective":
+        raise ParameterError(f"unknown BFV key mode {mode!r}: one of {', '.join(BFV_KEYS)}")
     return BFVDeployment.generate(
-        list(range(1, holders + 1)),
-        holders // 2 + 1,
-        params,
-        max_contributors=hospitals,
-        rng=rng,
+        committee, holders // 2 + 1, params, max_contributors=hospitals, rng=rng
     )
 
 
@@ -486,11 +512,13 @@ def federated_run(
     decryptors: int | None = None,
     seed: int = 0,
     report: Reporter | None = None,
+    bfv_keys: str = "client",
 ) -> tuple[list[RoundRecord], dict[str, Any]]:
     """Train with federated averaging twice, over ``protocol`` and in plaintext, side by side.
 
     Returns one :class:`RoundRecord` per round and a summary (dataset, bound, key, final
     models). ``report``, when given, receives the per-round lines as they are computed.
+    ``bfv_keys`` picks the BFV key mode (``client`` or ``collective``, see the module).
     """
     from heprim.secagg.encoding import VectorEncoding
 
@@ -511,7 +539,7 @@ def federated_run(
     rng = KeyedPRNG(hashlib.sha3_256(f"heprim.demo.run:{seed}".encode()).digest())
     summary: dict[str, Any] = {"dataset": data.source, "bound": bound, "weights": weights}
     deployment: PaillierDeployment | None = None
-    keys: BFVDeployment | None = None
+    keys: BFVDeployment | ClientKeyDeployment | None = None
     if protocol == "paillier":
         holders = decryptors if decryptors is not None else min(5, hospitals)
         deployment, dealt = _deal(holders, bits, rng.derive("dealer"), report)
@@ -524,23 +552,34 @@ def federated_run(
                 f"any {deployment.threshold} decrypt ({dealt:.1f} s, then forgotten)"
             )
     if protocol == "bfv":
-        keys = _bfv_keys(decryptors, hospitals, encoding, rng.derive("keygen"))
+        keys = _bfv_keys(decryptors, hospitals, encoding, rng.derive("keygen"), bfv_keys)
         summary["decryptors"] = len(keys.decryptors)
         summary["threshold"] = keys.threshold
         summary["quant_bits"] = quant_bits
+        summary["bfv_keys"] = bfv_keys
         if report is not None:
-            params = keys.public.params
-            report.line(
-                f"collective BFV key (N={params.degree}, t={params.plain_modulus}): hospitals "
-                f"1-{len(keys.decryptors)} hold threshold shares, any "
-                f"{keys.threshold} decrypt ({keys.keygen_seconds:.2f} s)"
-                + (
+            from heprim.secagg.he_bfv import BFVDeployment
+
+            params = keys.public.params if isinstance(keys, BFVDeployment) else keys.params
+            holders = len(keys.decryptors)
+            what = f"(N={params.degree}, t={params.plain_modulus})"
+            if isinstance(keys, BFVDeployment):
+                line = (
+                    f"collective BFV key {what}: hospitals 1-{holders} hold threshold shares, "
+                    f"any {keys.threshold} decrypt ({keys.keygen_seconds:.2f} s)"
+                )
+            else:
+                line = (
+                    f"BFV client keys {what}: every hospital Shamir-shares its own key to "
+                    f"hospitals 1-{holders} once ({keys.setup_bytes_per_client() / 1024:,.0f} KiB "
+                    f"each, {keys.setup_seconds:.2f} s in all), any {keys.threshold} decrypt"
+                )
+            if quant_bits != requested_bits:
+                line += (
                     f"; quantisation {quant_bits} bits instead of {requested_bits} so that the "
                     "weighted sum fits the plain modulus"
-                    if quant_bits != requested_bits
-                    else ""
                 )
-            )
+            report.line(line)
     d = sites[0].x_train.shape[1]
     w_plain = np.zeros(d)
     w_protocol = np.zeros(d)
@@ -644,6 +683,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         decryptors=args.decryptors,
         seed=seed,
         report=report,
+        bfv_keys=args.bfv_keys,
     )
     bound = summary["bound"]
     worst = max(rec.aggregation_error for rec in records)
