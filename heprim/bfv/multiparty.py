@@ -93,7 +93,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -727,6 +727,8 @@ class ClientKey:
     The key remembers every seed it has encrypted under and refuses a second encryption under
     one (two RLWE samples with the same ``a`` and the same secret reveal ``Delta (m - m') +
     e - e'``). Keep it secret: ``t`` decryptors holding its Shamir shares can rebuild it.
+    Keep the record of used seeds across restarts: :mod:`heprim.serialize` stores the key with
+    its :attr:`used_seeds` (``include_secret=True``), :meth:`from_secret` rebuilds it.
     """
 
     __slots__ = ("_rng", "_used", "key_id", "params", "secret")
@@ -740,8 +742,48 @@ class ClientKey:
         self.secret = SecretKey(params, sample_ternary(params.degree, self._rng), self.key_id)
         self._used: set[bytes] = set()
 
+    @classmethod
+    def from_secret(
+        cls,
+        secret: SecretKey,
+        *,
+        used_seeds: Iterable[bytes] = (),
+        rng: PRNG | None = None,
+    ) -> ClientKey:
+        """Rebuild a client key from its secret and the seeds it already encrypted under (for
+        :mod:`heprim.serialize`, which stores both so that a restart keeps the refusal of a
+        reused seed).
+
+        Args:
+            secret: ``s_j`` (its ``key_id`` becomes the client key's).
+            used_seeds: every seed the key encrypted under before, each 32 bytes, once.
+            rng: as for the constructor.
+
+        Raises:
+            ParameterError: not a :class:`~heprim.bfv.keys.SecretKey`, or a seed that is not 32
+                bytes or appears twice.
+        """
+        if not isinstance(secret, SecretKey):
+            raise ParameterError(f"secret must be a bfv.SecretKey, got {type(secret).__name__}")
+        seeds = [_check_seed(seed) for seed in used_seeds]
+        used = set(seeds)
+        if len(used) != len(seeds):
+            raise ParameterError("a used seed appears twice: the record of used seeds is corrupt")
+        key = cls.__new__(cls)
+        key.params = secret.params
+        key._rng = default_rng(rng)
+        key.key_id = secret.key_id
+        key.secret = secret
+        key._used = used
+        return key
+
     def __repr__(self) -> str:
         return f"bfv.ClientKey(N={self.params.degree}, used={len(self._used)} seeds)"
+
+    @property
+    def used_seeds(self) -> frozenset[bytes]:
+        """Every seed this key encrypted under (what must survive a restart)."""
+        return frozenset(self._used)
 
     def has_used(self, seed: bytes) -> bool:
         """Whether this key already encrypted under the ``a`` of ``seed``."""

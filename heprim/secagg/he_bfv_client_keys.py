@@ -56,6 +56,12 @@ the one-time setup and the per-client key state the decryptors keep.
   (as ``t`` decryptors can decrypt any upload under the collective key); the server alone
   learns only the sum, the contributors and the sizes. Semi-honest server, as in the rest of
   the HE aggregation.
+
+**State across restarts.** The two records above (a client key's used seeds, a decryptor's
+answered sessions) must outlive the process: store each party's part with
+:mod:`heprim.serialize` (:mod:`heprim.serialize.client_keys`) before the message that depends
+on it leaves, the server the :attr:`ClientKeyDeployment.public` facts, and rebuild with
+:meth:`ClientKeyDeployment.from_parts` or :meth:`PublicClientKeyDeployment.party`.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
@@ -104,7 +110,7 @@ from heprim.secagg.he_messages import (
     HERound,
     PolyBlock,
 )
-from heprim.secagg.messages import SERVER, Message
+from heprim.secagg.messages import SERVER, SESSION_BYTES, Message
 
 __all__ = [
     "DEPLOYMENT_ID_BYTES",
@@ -112,6 +118,7 @@ __all__ = [
     "ClientKeyParty",
     "ClientKeyServer",
     "DecryptorKeyShares",
+    "PublicClientKeyDeployment",
     "chunk_seed",
 ]
 
@@ -202,12 +209,25 @@ class DecryptorKeyShares:
         threshold: ``t``, how many decryptors open a sum.
         level: the upload level; the shares live modulo ``Q_l``, in NTT form.
         shares: client id -> ``share_i(s_j)``.
+        answered: the session ids answered before (when the record is restored from storage).
+        deployment_id: the deployment the shares belong to (recorded by
+            :meth:`ClientKeyDeployment.generate`; :mod:`heprim.serialize` stores it).
 
     The object outlives sessions: :meth:`claim` records every session id the decryptor has
     answered, so that a second request for one (e.g. for ``S`` then ``S \\ {j}``) is refused.
+    Keep that record across restarts with :mod:`heprim.serialize` (kind
+    ``secagg.DecryptorKeyShares``, written after every answered session).
     """
 
-    __slots__ = ("_answered", "_shares", "index", "level", "params", "threshold")
+    __slots__ = (
+        "_answered",
+        "_shares",
+        "deployment_id",
+        "index",
+        "level",
+        "params",
+        "threshold",
+    )
 
     def __init__(
         self,
@@ -216,6 +236,9 @@ class DecryptorKeyShares:
         threshold: int,
         level: int,
         shares: Mapping[int, RingElement],
+        *,
+        answered: Iterable[bytes] = (),
+        deployment_id: bytes | None = None,
     ) -> None:
         if not isinstance(params, Parameters):
             raise ParameterError(f"params must be bfv.Parameters, got {type(params).__name__}")
@@ -229,6 +252,15 @@ class DecryptorKeyShares:
                 raise ParameterError(f"client {client}'s share is not one element of R_Q_l")
         self._shares = MappingProxyType({int(j): s.ntt() for j, s in shares.items()})
         self._answered: set[bytes] = set()
+        for session in answered:
+            if not isinstance(session, bytes) or len(session) != SESSION_BYTES:
+                raise ParameterError(f"an answered session id is {SESSION_BYTES} bytes")
+            self._answered.add(session)
+        if deployment_id is not None and (
+            not isinstance(deployment_id, bytes) or len(deployment_id) != DEPLOYMENT_ID_BYTES
+        ):
+            raise ParameterError(f"a deployment id is {DEPLOYMENT_ID_BYTES} bytes")
+        self.deployment_id = deployment_id
 
     def __repr__(self) -> str:
         return (
@@ -240,6 +272,17 @@ class DecryptorKeyShares:
     def clients(self) -> frozenset[int]:
         """The registered clients (those whose keys this decryptor holds a share of)."""
         return frozenset(self._shares)
+
+    @property
+    def answered_sessions(self) -> frozenset[bytes]:
+        """Every session id this decryptor answered (what must survive a restart)."""
+        return frozenset(self._answered)
+
+    def share(self, client: int) -> RingElement:
+        """``share_i(s_j)`` of registered client ``client`` (NTT form modulo ``Q_l``)."""
+        if client not in self._shares:
+            raise ParameterError(f"client {client!r} is not registered at this decryptor")
+        return self._shares[client]
 
     def answered(self, session: bytes) -> bool:
         """Whether a decryption request of ``session`` was already accepted."""
@@ -634,6 +677,156 @@ class ClientKeyParty(HEAggregationParty):
         return [BFVDecryptionShare(setup.session, self.id, SERVER, block)]
 
 
+def _party_ids(values: Iterable[object], what: str) -> list[int]:
+    ids: list[int] = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 2**32:
+            raise ParameterError(f"{what} must be party ids in [1, 2^32), got {v!r}")
+        ids.append(v)
+    if not ids or len(set(ids)) != len(ids):
+        raise ParameterError(f"give at least one {what[:-1]}, each party id once")
+    return ids
+
+
+@dataclass(frozen=True)
+class PublicClientKeyDeployment:
+    """The public facts of a :class:`ClientKeyDeployment`: enough to run its server, and with a
+    party's own key or shares, that party (:meth:`server`, :meth:`party`).
+
+    What a server stores instead of the whole deployment (no key material): get it from
+    :attr:`ClientKeyDeployment.public` and store it with :mod:`heprim.serialize` (kind
+    ``secagg.PublicClientKeyDeployment``). Construction runs the checks of
+    :meth:`ClientKeyDeployment.generate`, the smudging floor included.
+
+    Attributes:
+        params: the BFV parameters.
+        deployment_id: the deployment's public random id.
+        clients: the registered clients.
+        decryptors: each decryptor's party id and share index.
+        threshold: how many decryptors open a sum.
+        upload_level: the primes of the uploads (and of the key shares).
+        min_contributors: each decryptor's own floor on the number of inputs in a sum.
+        max_contributors: the largest sum the deployment opens (``None``: every client).
+        allow_insecure: accept smudging below the floor (warns).
+
+    Raises:
+        ParameterError: bad ids, indices or threshold, or a smudging security below
+            :data:`~heprim.bfv.multiparty.SMUDGING_SECURITY_FLOOR` without ``allow_insecure``.
+    """
+
+    params: Parameters
+    deployment_id: bytes
+    clients: frozenset[int]
+    decryptors: Mapping[int, int]
+    threshold: int
+    upload_level: int
+    min_contributors: int = 2
+    max_contributors: int | None = None
+    allow_insecure: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.params, Parameters):
+            raise ParameterError("params must be bfv.Parameters")
+        if not isinstance(self.deployment_id, bytes) or len(self.deployment_id) != (
+            DEPLOYMENT_ID_BYTES
+        ):
+            raise ParameterError(f"a deployment id is {DEPLOYMENT_ID_BYTES} bytes")
+        if not isinstance(self.decryptors, Mapping):
+            raise ParameterError("decryptors maps each decryptor's party id to its share index")
+        clients = frozenset(_party_ids(self.clients, "clients"))
+        holders = dict(self.decryptors)
+        _party_ids(holders, "decryptors")
+        for index in holders.values():
+            _positive(index, "a share index")
+        if len(set(holders.values())) != len(holders):
+            raise ParameterError("two decryptors hold the same share index")
+        _positive(self.threshold, "the threshold")
+        if self.threshold > len(holders):
+            raise ParameterError(
+                f"the threshold t = {self.threshold} exceeds the {len(holders)} decryptors"
+            )
+        context_of(self.params).check_level(self.upload_level)
+        _positive(self.min_contributors, "min_contributors")
+        if self.max_contributors is not None:
+            _positive(self.max_contributors, "max_contributors")
+        if not isinstance(self.allow_insecure, bool):
+            raise ParameterError("allow_insecure must be True or False")
+        object.__setattr__(self, "clients", clients)
+        object.__setattr__(self, "decryptors", MappingProxyType(holders))
+        _check_security(
+            self.params,
+            self.upload_level,
+            self.max_contributors or len(clients),
+            self.threshold,
+            allow_insecure=self.allow_insecure,
+        )
+
+    def check_key(self, party_id: int, key: multiparty.ClientKey) -> None:
+        """Refuse a key that is not a :class:`~heprim.bfv.multiparty.ClientKey` of a
+        registered client under these parameters (:class:`~heprim.errors.ParameterError`)."""
+        if party_id not in self.clients:
+            raise ParameterError(f"party {party_id} is not a registered client")
+        if not isinstance(key, multiparty.ClientKey) or key.params != self.params:
+            raise ParameterError(f"client {party_id}'s key is not a ClientKey of these params")
+
+    def check_shares(self, party_id: int, shares: DecryptorKeyShares) -> None:
+        """Refuse shares that are not decryptor ``party_id``'s of this deployment: its share
+        index, the threshold, the upload level, every registered client, the deployment id."""
+        if party_id not in self.decryptors:
+            raise ParameterError(f"party {party_id} is not a decryptor of this deployment")
+        if not isinstance(shares, DecryptorKeyShares) or shares.params != self.params:
+            raise ParameterError(f"decryptor {party_id}'s shares are not DecryptorKeyShares")
+        if shares.deployment_id not in (None, self.deployment_id):
+            raise ParameterError(f"decryptor {party_id}'s shares belong to another deployment")
+        if shares.index != self.decryptors[party_id] or shares.threshold != self.threshold:
+            raise ParameterError(
+                f"decryptor {party_id}'s shares have index {shares.index} and t = "
+                f"{shares.threshold}; the deployment says {self.decryptors[party_id]} and "
+                f"t = {self.threshold}"
+            )
+        if shares.level != self.upload_level or shares.clients != self.clients:
+            raise ParameterError(
+                f"decryptor {party_id} holds shares at another level or of other clients"
+            )
+
+    def server(self, config: HESessionConfig) -> ClientKeyServer:
+        """The server of one session (its participants must be registered clients)."""
+        return ClientKeyServer(
+            config,
+            self.params,
+            self.deployment_id,
+            clients=self.clients,
+            upload_level=self.upload_level,
+            allow_insecure=self.allow_insecure,
+        )
+
+    def party(
+        self,
+        party_id: int,
+        *,
+        key: multiparty.ClientKey | None = None,
+        shares: DecryptorKeyShares | None = None,
+        rng: PRNG | None = None,
+    ) -> ClientKeyParty:
+        """Party ``party_id`` of one session, with its own client key and/or key shares (each
+        checked against the deployment)."""
+        if key is not None:
+            self.check_key(party_id, key)
+        if shares is not None:
+            self.check_shares(party_id, shares)
+        return ClientKeyParty(
+            party_id,
+            self.params,
+            self.deployment_id,
+            upload_level=self.upload_level,
+            key=key,
+            shares=shares,
+            min_contributors=self.min_contributors,
+            allow_insecure=self.allow_insecure,
+            rng=rng,
+        )
+
+
 @dataclass(frozen=True)
 class ClientKeyDeployment:
     """Registered client keys and the decryptors' shares of them: builds servers and parties.
@@ -773,7 +966,9 @@ class ClientKeyDeployment:
             if progress is not None:
                 progress(step, len(ids))
         stores = {
-            party: DecryptorKeyShares(params, i, threshold, level, received[i])
+            party: DecryptorKeyShares(
+                params, i, threshold, level, received[i], deployment_id=deployment_id
+            )
             for party, i in zip(committee, indices, strict=True)
         }
         with warnings.catch_warnings():  # warned above already, once
@@ -788,6 +983,76 @@ class ClientKeyDeployment:
                 time.perf_counter() - start,
                 max_contributors,
                 allow_insecure,
+            )
+
+    @classmethod
+    def from_parts(
+        cls,
+        public: PublicClientKeyDeployment,
+        keys: Mapping[int, multiparty.ClientKey],
+        shares: Mapping[int, DecryptorKeyShares],
+    ) -> ClientKeyDeployment:
+        """Rebuild a deployment from its public facts and every party's state (e.g. each loaded
+        with :mod:`heprim.serialize` after a restart): the inverse of :attr:`public`,
+        :attr:`keys` and :attr:`shares`.
+
+        The client keys keep the seeds they used and the decryptors the sessions they answered,
+        so nothing that was refused before the restart is accepted after it.
+
+        Raises:
+            ParameterError: a key or shares missing, extra, of another deployment, index,
+                threshold or level, or a smudging security below the floor (the checks of
+                :meth:`generate`).
+        """
+        if not isinstance(public, PublicClientKeyDeployment):
+            raise ParameterError(
+                f"public must be a PublicClientKeyDeployment, got {type(public).__name__}"
+            )
+        if set(keys) != public.clients:
+            raise ParameterError(
+                "give exactly one client key per registered client: "
+                f"missing {sorted(public.clients - set(keys))[:10]}, "
+                f"extra {sorted(set(keys) - public.clients)[:10]}"
+            )
+        if set(shares) != set(public.decryptors):
+            raise ParameterError(
+                "give exactly the shares of every decryptor: "
+                f"missing {sorted(set(public.decryptors) - set(shares))[:10]}, "
+                f"extra {sorted(set(shares) - set(public.decryptors))[:10]}"
+            )
+        for client, key in keys.items():
+            public.check_key(client, key)
+        for party, store in shares.items():
+            public.check_shares(party, store)
+        with warnings.catch_warnings():  # the public part warned already, when it was built
+            warnings.simplefilter("ignore", InsecureParametersWarning)
+            return cls(
+                public.params,
+                public.deployment_id,
+                keys,
+                shares,
+                public.upload_level,
+                public.min_contributors,
+                0.0,
+                public.max_contributors,
+                public.allow_insecure,
+            )
+
+    @property
+    def public(self) -> PublicClientKeyDeployment:
+        """The public facts (no key material): what a server stores to run sessions."""
+        with warnings.catch_warnings():  # this deployment warned already, when it was built
+            warnings.simplefilter("ignore", InsecureParametersWarning)
+            return PublicClientKeyDeployment(
+                self.params,
+                self.deployment_id,
+                self.clients,
+                self.decryptors,
+                self.threshold,
+                self.upload_level,
+                self.min_contributors,
+                self.max_contributors,
+                self.allow_insecure,
             )
 
     @property

@@ -16,6 +16,11 @@ validates everything and raises :class:`~heprim.errors.SerializationError` (malf
 or inconsistent data) or :class:`~heprim.errors.KeyMismatchError` (data for another key); it
 never executes anything (no pickle). python-paillier's JWK keys and ciphertext JSON are in
 :mod:`heprim.serialize.phe_compat`.
+
+The state of a client-key BFV aggregation (:mod:`heprim.secagg.he_bfv_client_keys`: a client's
+``bfv.ClientKey`` with its used seeds, a decryptor's ``secagg.DecryptorKeyShares`` with its
+answered sessions, the server's ``secagg.PublicClientKeyDeployment``) survives restarts through
+the same two functions; see :mod:`heprim.serialize.client_keys`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import TypeVar, overload
 from heprim.errors import ParameterError, SerializationError
 from heprim.paillier.keys import PrivateKey, PublicKey
 from heprim.paillier.threshold import KeyShare, ThresholdPublicKey
+from heprim.secagg.he_bfv_client_keys import ClientKeyDeployment, PublicClientKeyDeployment
 from heprim.serialize import bfv as _bfv
+from heprim.serialize import client_keys as _client_keys
 from heprim.serialize import threshold as _threshold
 from heprim.serialize.envelope import Reader, parse_document, render_document
 from heprim.serialize.paillier import DUMPERS, LOADERS
@@ -45,14 +52,16 @@ def dumps(
     """Serialize a Paillier key, ciphertext, encrypted vector, packed vector or packing encoder.
 
     Also threshold Paillier keys, key shares and decryption shares (see
-    :mod:`heprim.serialize.threshold`), and BFV objects (see :mod:`heprim.serialize.bfv`).
+    :mod:`heprim.serialize.threshold`), BFV objects (see :mod:`heprim.serialize.bfv`) and the
+    state of a client-key BFV aggregation (see :mod:`heprim.serialize.client_keys`).
 
     Args:
         obj: a :class:`~heprim.paillier.PublicKey`, :class:`~heprim.paillier.PrivateKey`,
             :class:`~heprim.paillier.EncryptedNumber`, ``EncryptedVector``, ``PackedVector`` or
             ``PackedEncoder``.
-        include_secret: must be ``True`` to write a private key (its primes) or a threshold key
-            share, so that secrets never leave by accident.
+        include_secret: must be ``True`` to write a private key (its primes), a threshold key
+            share, a BFV secret or client key, or a decryptor's client-key shares, so that
+            secrets never leave by accident.
         public_key: for a threshold ``DecryptionShare`` only: the ``ThresholdPublicKey`` it
             belongs to, whose fingerprint the document records.
 
@@ -77,8 +86,10 @@ def dumps(
     for cls, kind, dump in DUMPERS:
         if isinstance(obj, cls):
             return render_document(kind, dump(obj))
-    if _bfv.handles(obj):  # BFV parameters, keys, plaintexts, ciphertexts
+    if _bfv.handles(obj):  # BFV parameters, keys, plaintexts, ciphertexts, client keys
         return _bfv.dumps(obj, include_secret=include_secret)
+    if _client_keys.handles(obj):  # a decryptor's key shares, a deployment's public facts
+        return _client_keys.dumps(obj, include_secret=include_secret)
     raise ParameterError(f"heprim.serialize cannot serialize a {type(obj).__name__}")
 
 
@@ -116,8 +127,11 @@ def loads(
             threshold key or key share checks it against a given key.
         expect: the type the caller wants; anything else raises :class:`SerializationError`
             (and the return value is typed accordingly).
-        context: for BFV plaintexts and ciphertexts, their ``bfv.Parameters`` or a key of their
-            key set (see :mod:`heprim.serialize.bfv`).
+        context: for BFV plaintexts, ciphertexts and client keys, their ``bfv.Parameters`` or
+            a key of their key set (see :mod:`heprim.serialize.bfv`); for a decryptor's
+            ``DecryptorKeyShares``, the parameters or the ``PublicClientKeyDeployment`` (see
+            :mod:`heprim.serialize.client_keys`). A client-key deployment also stands for its
+            parameters where parameters are expected.
 
     Raises:
         SerializationError: malformed, truncated, tampered, unknown type or version, missing or
@@ -145,7 +159,16 @@ def loads(
         return obj
     if isinstance(public_key, ThresholdPublicKey):  # ciphertexts under a threshold key
         public_key = public_key.public_key
+    if isinstance(kind, str) and kind in _client_keys.KINDS:
+        obj = _client_keys.load_document(doc, context=context)
+        if expect is not None and not isinstance(obj, expect):
+            raise SerializationError(
+                f"expected a {expect.__name__}, but the document holds a {kind}"
+            )
+        return obj
     if isinstance(kind, str) and kind in _bfv.KINDS:
+        if isinstance(context, PublicClientKeyDeployment | ClientKeyDeployment):
+            context = context.params
         obj = _bfv.load_document(doc, context=context)
         if expect is not None and not isinstance(obj, expect):
             raise SerializationError(
@@ -155,7 +178,7 @@ def loads(
     if not isinstance(kind, str) or kind not in LOADERS:
         raise SerializationError(
             f"unknown heprim document type {kind!r}; this version reads "
-            f"{', '.join((*LOADERS, *_threshold.KINDS, *_bfv.KINDS))}"
+            f"{', '.join((*LOADERS, *_threshold.KINDS, *_bfv.KINDS, *_client_keys.KINDS))}"
         )
     obj = LOADERS[kind](Reader(doc, kind), public_key)
     if expect is not None and not isinstance(obj, expect):

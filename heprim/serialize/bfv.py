@@ -18,6 +18,9 @@ Layouts (version 1)::
                      b (keys x digits x (L+K) x N residues)
     bfv.Plaintext    params (fingerprint), coefficients (N residues)
     bfv.Ciphertext   params (fingerprint), key_id, level, size, seed (only if seeded), data
+    bfv.ClientKey    params (fingerprint), key_id, coefficients (N bytes: s_i + 1),
+                     used (count), used_seeds (32 bytes each, increasing)
+                                                                       (only with include_secret)
 
 Residues are little-endian ``uint32`` (every prime is below ``2^30``): half of SEAL's 64-bit
 words. Keys are always stored *seeded*: the uniform halves ``a`` are regenerated from their
@@ -26,6 +29,14 @@ secret key) is stored seeded too unless ``seeded=False``: ``c_1`` becomes its se
 size. ``params`` of keys is the full parameter document; plaintexts and ciphertexts record the
 parameters' fingerprint and need them on loading (``context=`` the :class:`Parameters` or any
 key of the key set, whose ``key_id`` is then checked as well).
+
+A :class:`~heprim.bfv.multiparty.ClientKey` (the client keys of
+:mod:`heprim.secagg.he_bfv_client_keys`) is its ternary secret and the seeds it already
+encrypted under, so that a reloaded key still refuses a second encryption under one common
+``a``; it records the parameters' fingerprint and loads with ``context=params``. Its secret is
+the whole point of the document: it is written only with ``include_secret=True``. Store it again
+after every upload (:attr:`~heprim.bfv.multiparty.ClientKey.used_seeds` grows by the session's
+seeds), before the upload leaves.
 
 Loading re-validates everything: the parameters (as :class:`~heprim.bfv.params.Parameters` does,
 plus the recorded fingerprint), the shapes, every residue below its prime, the ternary secret key,
@@ -54,6 +65,7 @@ from heprim.bfv.keys import (
     SecretKey,
     expand_uniform,
 )
+from heprim.bfv.multiparty import ClientKey
 from heprim.bfv.params import Parameters, ParametersLiteral
 from heprim.errors import (
     InsecureParametersWarning,
@@ -90,7 +102,17 @@ RELIN_KEYS: Final = "bfv.RelinKeys"
 GALOIS_KEYS: Final = "bfv.GaloisKeys"
 PLAINTEXT: Final = "bfv.Plaintext"
 CIPHERTEXT: Final = "bfv.Ciphertext"
-KINDS: Final = (PARAMETERS, SECRET_KEY, PUBLIC_KEY, RELIN_KEYS, GALOIS_KEYS, PLAINTEXT, CIPHERTEXT)
+CLIENT_KEY: Final = "bfv.ClientKey"
+KINDS: Final = (
+    PARAMETERS,
+    SECRET_KEY,
+    PUBLIC_KEY,
+    RELIN_KEYS,
+    GALOIS_KEYS,
+    PLAINTEXT,
+    CIPHERTEXT,
+    CLIENT_KEY,
+)
 
 #: The first bytes of the binary form.
 MAGIC: Final = b"heprim-bin\x00"
@@ -195,10 +217,15 @@ def _dump_parameters(w: _Writer, params: Parameters, _: bool) -> None:
     w.fields.update(_params_fields(params))
 
 
+def _ternary_bytes(key: SecretKey) -> bytes:
+    """``s_i + 1`` as one byte per coefficient."""
+    return (key.coefficients.astype(np.int16) + 1).astype(np.uint8).tobytes()
+
+
 def _dump_secret_key(w: _Writer, key: SecretKey, _: bool) -> None:
     w.fields["params"] = _params_fields(key.params)
     w.fields["key_id"] = key.key_id
-    w.blob("coefficients", (key.coefficients.astype(np.int16) + 1).astype(np.uint8).tobytes())
+    w.blob("coefficients", _ternary_bytes(key))
 
 
 def _dump_public_key(w: _Writer, key: PublicKey, _: bool) -> None:
@@ -240,6 +267,15 @@ def _dump_ciphertext(w: _Writer, ct: Ciphertext, seeded: bool) -> None:
     w.blob("data", _residue_bytes(data))
 
 
+def _dump_client_key(w: _Writer, key: ClientKey, _: bool) -> None:
+    w.fields["params"] = key.params.fingerprint
+    w.fields["key_id"] = key.key_id
+    w.blob("coefficients", _ternary_bytes(key.secret))
+    seeds = sorted(key.used_seeds)
+    w.fields["used"] = len(seeds)
+    w.fields["used_seeds"] = b64url_encode(b"".join(seeds))
+
+
 _DUMPERS: Final[tuple[tuple[type, str, Callable[[_Writer, Any, bool], None]], ...]] = (
     (Parameters, PARAMETERS, _dump_parameters),
     (SecretKey, SECRET_KEY, _dump_secret_key),
@@ -248,6 +284,7 @@ _DUMPERS: Final[tuple[tuple[type, str, Callable[[_Writer, Any, bool], None]], ..
     (GaloisKeys, GALOIS_KEYS, _dump_galois_keys),
     (Plaintext, PLAINTEXT, _dump_plaintext),
     (Ciphertext, CIPHERTEXT, _dump_ciphertext),
+    (ClientKey, CLIENT_KEY, _dump_client_key),
 )
 
 
@@ -264,6 +301,11 @@ def _write(obj: object, include_secret: bool, seeded: bool) -> tuple[str, _Write
         raise ParameterError(
             "refusing to serialize a secret key without include_secret=True; share the public "
             "and evaluation keys instead"
+        )
+    if isinstance(obj, ClientKey) and not include_secret:
+        raise ParameterError(
+            "refusing to serialize a client key without include_secret=True: a client key is "
+            "its secret s_j (and the seeds it used); write it only to the client's own storage"
         )
     for cls, kind, dump in _DUMPERS:
         if isinstance(obj, cls):
@@ -349,7 +391,7 @@ def _context(context: object) -> tuple[Parameters, str | None]:
         return context.params, context.key_id
     if context is None:
         raise ParameterError(
-            "loading a BFV plaintext or ciphertext needs its parameters: "
+            "loading a BFV plaintext, ciphertext or client key needs its parameters: "
             "loads(text, context=params) (or a key of its key set)"
         )
     raise ParameterError(
@@ -370,13 +412,32 @@ def _load_parameters(r: Reader, b: _Blobs, context: object) -> Parameters:
     return _parameters_from(r)
 
 
-def _load_secret_key(r: Reader, b: _Blobs, context: object) -> SecretKey:
-    params = _nested_parameters(r)
-    key_id = _key_id(r)
+def _ternary_from(r: Reader, b: _Blobs, params: Parameters, key_id: str) -> SecretKey:
     raw = np.frombuffer(b.get("coefficients", params.degree), dtype=np.uint8)
     if bool((raw > 2).any()):
         r.fail('"coefficients" must hold bytes 0, 1, 2 (a ternary key, shifted by one)')
     return SecretKey(params, raw.astype(np.int8) - 1, key_id)
+
+
+def _load_secret_key(r: Reader, b: _Blobs, context: object) -> SecretKey:
+    params = _nested_parameters(r)
+    return _ternary_from(r, b, params, _key_id(r))
+
+
+def _load_client_key(r: Reader, b: _Blobs, context: object) -> ClientKey:
+    params, _ = _context(context)
+    _check_fingerprint(r, params)
+    secret = _ternary_from(r, b, params, _key_id(r))
+    used = r.integer("used", minimum=0)
+    seeds = _seeds(r, "used_seeds", used)
+    if len(set(seeds)) != len(seeds):
+        r.fail(
+            '"used_seeds" lists a seed twice: the record was corrupted or edited; restore it '
+            "from a backup or rotate the client key"
+        )
+    if seeds != sorted(seeds):
+        r.fail('"used_seeds" must be in increasing order (the canonical form)')
+    return ClientKey.from_secret(secret, used_seeds=seeds)
 
 
 def _load_public_key(r: Reader, b: _Blobs, context: object) -> PublicKey:
@@ -470,6 +531,7 @@ _LOADERS: Final[Mapping[str, Callable[[Reader, _Blobs, object], object]]] = {
     GALOIS_KEYS: _load_galois_keys,
     PLAINTEXT: _load_plaintext,
     CIPHERTEXT: _load_ciphertext,
+    CLIENT_KEY: _load_client_key,
 }
 
 
@@ -482,7 +544,7 @@ def load_document(
         raise SerializationError(
             f"unknown BFV document type {kind!r}; this version reads {', '.join(KINDS)}"
         )
-    if context is not None or kind in (PLAINTEXT, CIPHERTEXT):
+    if context is not None or kind in (PLAINTEXT, CIPHERTEXT, CLIENT_KEY):
         _context(context)  # a missing or wrong context is the caller's mistake: ParameterError
     reader = Reader(doc, kind)
     blobs = _Blobs(reader, kind, payload)
@@ -532,6 +594,21 @@ def load_bytes(data: bytes, *, context: object = ..., expect: None = ...) -> obj
 def load_bytes(data: bytes, *, context: object = ..., expect: type[T]) -> T: ...
 def load_bytes(data: bytes, *, context: object = None, expect: type[T] | None = None) -> object:
     """Load what :func:`dump_bytes` wrote (same checks as :func:`loads`)."""
+    doc, payload = _split_binary(data)
+    kind = doc["heprim"]
+    if not isinstance(kind, str) or not kind.startswith("bfv."):
+        raise SerializationError(
+            f"this binary document holds a {kind!r}, not a BFV object: load it with "
+            "heprim.serialize.client_keys.load_bytes"
+            if isinstance(kind, str) and kind.startswith("secagg.")
+            else f"the binary form holds BFV objects only, not {kind!r}"
+        )
+    return _expect(load_document(doc, context=context, payload=payload), expect)
+
+
+def _split_binary(data: bytes) -> tuple[dict[str, object], bytes]:
+    """The parsed JSON header and the raw payload of a binary document (:meth:`_Writer.binary`
+    layout: ``MAGIC``, header length, header, payload)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise SerializationError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -541,8 +618,4 @@ def load_bytes(data: bytes, *, context: object = None, expect: type[T] | None = 
     length = int.from_bytes(data[len(MAGIC) : start], "big")
     if length > _MAX_HEADER or start + length > len(data):
         raise SerializationError("the binary header length is impossible (truncated data?)")
-    doc = parse_document(data[start : start + length])
-    kind = doc["heprim"]
-    if not isinstance(kind, str) or not kind.startswith("bfv."):
-        raise SerializationError(f"the binary form holds BFV objects only, not {kind!r}")
-    return _expect(load_document(doc, context=context, payload=data[start + length :]), expect)
+    return parse_document(data[start : start + length]), data[start + length :]

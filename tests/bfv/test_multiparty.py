@@ -422,3 +422,27 @@ def test_common_a_shares_carry_smudging_of_the_requested_width() -> None:
         centered = [int(v) - modulus if int(v) > modulus // 2 else int(v) for v in noise]
         assert min(centered) >= -(2**40) and max(centered) < 2**40
         assert max(abs(v) for v in centered) > 2**39  # not zero, not narrow
+
+
+def test_client_key_from_secret_keeps_the_used_seeds() -> None:
+    params, keys, seeds = _client_setting(1)
+    key = keys[0]
+    plain = bfv.BatchEncoder(params).encode([1])
+    key.encrypt([plain], seeds[:1], level=2)
+    assert key.used_seeds == {seeds[0]}
+    again = mp.ClientKey.from_secret(key.secret, used_seeds=key.used_seeds)
+    assert again.key_id == key.key_id and again.params == params
+    with pytest.raises(ProtocolError, match="already encrypted"):
+        again.encrypt([plain], seeds[:1], level=2)
+    # A fresh seed works, and encrypts under the same secret as the original key.
+    a = mp.expand_common_a(params, seeds[1:], 2)
+    c0 = again.encrypt([plain], seeds[1:], level=2, rng=KeyedPRNG.from_int(1))
+    s = key.secret.power_ntt(1, 2)
+    decrypted = round_to_plaintext(params, c0[0] + (a[0] * s).intt())
+    assert bfv.BatchEncoder(params).decode(decrypted)[0] == 1
+    with pytest.raises(ParameterError, match=r"bfv\.SecretKey"):
+        mp.ClientKey.from_secret(key)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="exactly 32 bytes"):
+        mp.ClientKey.from_secret(key.secret, used_seeds=[bytes(31)])
+    with pytest.raises(ParameterError, match="appears twice"):
+        mp.ClientKey.from_secret(key.secret, used_seeds=[bytes(32), bytes(32)])

@@ -536,3 +536,68 @@ def test_the_floor_is_enforced_and_the_opt_in_warns() -> None:
     with pytest.warns(InsecureParametersWarning):
         (upload,) = opted_in.handle(next(m for m in setups if m.recipient == 1))
     assert upload.ciphertexts.shape == (1, 1, 2, 4096)
+
+
+# --------------------------------------------------------------------- rebuilding after a restart
+
+
+def test_public_part_and_from_parts(deployment: ClientKeyDeployment) -> None:
+    public = deployment.public
+    assert public.clients == deployment.clients and dict(public.decryptors) == dict(
+        deployment.decryptors
+    )
+    assert (public.threshold, public.upload_level) == (3, deployment.upload_level)
+    keys, shares = dict(deployment.keys), dict(deployment.shares)
+    rebuilt = ClientKeyDeployment.from_parts(public, keys, shares)
+    assert rebuilt.keys[1] is deployment.keys[1] and rebuilt.public == public
+    other = _deploy(2)  # same parameters and parties, another deployment id
+    bad: list[tuple[object, object, object, str]] = [
+        (public, {j: k for j, k in keys.items() if j != 1}, shares, r"missing \[1\]"),
+        (public, keys, {**shares, 999: shares[101]}, r"extra \[999\]"),
+        (public, keys, {**shares, 101: shares[102], 102: shares[101]}, "have index"),
+        (public, keys, {**shares, 101: other.shares[101]}, "another deployment"),
+        (public, {**keys, 1: "key"}, shares, "not a ClientKey"),
+        (public, keys, {**shares, 101: "shares"}, "not DecryptorKeyShares"),
+        (deployment, keys, shares, "must be a PublicClientKeyDeployment"),
+    ]
+    for pub, k, s, message in bad:
+        with pytest.raises(ParameterError, match=message):
+            ClientKeyDeployment.from_parts(pub, k, s)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="not a registered client"):
+        public.party(101, key=keys[1])
+    with pytest.raises(ParameterError, match="not a decryptor"):
+        public.party(1, shares=shares[101])
+    assert public.party(101, shares=shares[101]).is_decryptor
+
+
+def test_public_deployment_refusals(deployment: ClientKeyDeployment) -> None:
+    import dataclasses
+
+    public = deployment.public
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"params": "params"}, "bfv.Parameters"),
+        ({"deployment_id": bytes(15)}, "16 bytes"),
+        ({"clients": frozenset()}, "at least one client"),
+        ({"clients": frozenset({0, 1})}, r"party ids in \[1, 2\^32\)"),
+        ({"decryptors": {101: 1, 102: 1}}, "same share index"),
+        ({"decryptors": {101: 0, 102: 1}}, "share index must be a positive"),
+        ({"threshold": 6}, "exceeds the 5 decryptors"),
+        ({"threshold": 0}, "threshold must be a positive"),
+        ({"min_contributors": 0}, "min_contributors must be a positive"),
+        ({"max_contributors": 0}, "max_contributors must be a positive"),
+        ({"allow_insecure": 1}, "True or False"),
+        ({"upload_level": 1}, "below the floor"),
+    ]
+    for change, message in bad:
+        with pytest.raises(ParameterError, match=message):
+            dataclasses.replace(public, **change)  # type: ignore[arg-type]
+    with pytest.warns(InsecureParametersWarning, match="below the floor"):
+        weak = dataclasses.replace(public, upload_level=1, allow_insecure=True)
+    assert weak.upload_level == 1
+    shares = deployment.shares[101]
+    with pytest.raises(ParameterError, match="16 bytes"):
+        DecryptorKeyShares(shares.params, 1, 3, shares.level, {}, answered=[bytes(15)])
+    with pytest.raises(ParameterError, match="deployment id is 16 bytes"):
+        DecryptorKeyShares(shares.params, 1, 3, shares.level, {}, deployment_id=b"x")
+    with pytest.raises(ParameterError, match="not registered"):
+        shares.share(999)
