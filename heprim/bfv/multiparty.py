@@ -53,8 +53,7 @@ is a function of ``s`` and of the encryptions' randomness). Each ``e_smg,i`` is 
 statistical distance ``B / 2^(b+1)`` per coefficient, ``N B / 2^(b+1)`` for the polynomial
 (union bound); :func:`smudging_security` reports ``lambda = b + 1 - log2(N B)``, per decrypted
 polynomial (a session that opens ``k`` ciphertexts has a transcript within ``k 2^-lambda``).
-Correctness
-needs ``B + |T| 2^b < Q_l / (3t)`` (below the 3/8 margin of
+Correctness needs ``B + |T| 2^b < Q_l / (3t)`` (below the 3/8 margin of
 :func:`~heprim.bfv.scheme.round_to_plaintext`), hence the modulus requirement
 
     log2 Q_l  >  log2(3t) + log2|T| + log2(N) + log2(B) + lambda - 1,
