@@ -24,11 +24,20 @@ Random integer inputs, a dropout schedule, the protocol chosen with ``--protocol
 
 then an exactness check of the result against the plaintext sum of the surviving clients, and
 one cost table whatever the protocol, so that protocols compare by measured cost.
+
+``python -m heprim secagg serve`` and ``secagg client`` run SecAgg / SecAgg+ across processes
+or machines (:mod:`heprim.net.aggregation`): one server waits for ``--clients`` clients, each
+client dials it with its ``--id`` and its vector (a ``.npy`` file, or a seeded random vector for
+demos and tests, which ``--check-seed`` lets the server verify exactly)::
+
+    python -m heprim secagg serve --listen 0.0.0.0:9000 --clients 20 --dim 10000
+    python -m heprim secagg client --connect server:9000 --id 7 --input update.npy --dim 10000
 """
 
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 import time
 import warnings
@@ -48,7 +57,17 @@ from heprim.secagg.graph import GraphParams, choose_graph
 from heprim.secagg.he_aggregation import HEDeployment
 from heprim.secagg.messages import Round
 
-__all__ = ["PROTOCOLS", "add_arguments", "register", "run"]
+__all__ = [
+    "PROTOCOLS",
+    "add_arguments",
+    "add_client_arguments",
+    "add_serve_arguments",
+    "register",
+    "run",
+    "run_client",
+    "run_serve",
+    "seeded_input",
+]
 
 #: The protocols ``--protocol`` accepts.
 PROTOCOLS = ("secagg", "secagg+", "paillier", "bfv")
@@ -77,6 +96,26 @@ def register(subparsers: Any) -> None:
     )
     add_arguments(simulate_parser)
     simulate_parser.set_defaults(run=run, check=_check, parser=simulate_parser)
+    serve_parser = commands.add_parser(
+        "serve",
+        help="serve one SecAgg / SecAgg+ session to clients over TCP; print the sum",
+        description=(
+            "Wait for --clients clients to connect, run one SecAgg / SecAgg+ session with them "
+            "(a client silent past --round-timeout is a dropout), print the sum and the costs."
+        ),
+    )
+    add_serve_arguments(serve_parser)
+    serve_parser.set_defaults(run=run_serve, check=_check_serve, parser=serve_parser)
+    client_parser = commands.add_parser(
+        "client",
+        help="join a 'secagg serve' session with one vector",
+        description=(
+            "Connect to a 'secagg serve' server as client --id and contribute one vector "
+            "(a .npy file or a seeded random vector) to its sum."
+        ),
+    )
+    add_client_arguments(client_parser)
+    client_parser.set_defaults(run=run_client, check=_check_client, parser=client_parser)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -502,3 +541,342 @@ def _run_bfv(
         )
     _report_he_dropouts(reporter, result, committee, *dropouts)
     return result
+
+
+# ============================================================================ serve / client
+def seeded_input(seed: int, client: int, dim: int, encoding: VectorEncoding) -> npt.NDArray[Any]:
+    """The demo vector of ``client`` for ``--random-seed seed``: uniform over the encoding's
+    range (integers) or interval (floats), from ``KeyedPRNG.from_int(seed)``.
+
+    A function of ``(seed, client, dim, encoding)`` only, so that ``secagg serve --check-seed``
+    can recompute every survivor's input and check the sum exactly.
+    """
+    words = np.frombuffer(
+        KeyedPRNG.from_int(seed).derive(f"secagg-input-{client}").random_bytes(8 * dim), dtype="<u8"
+    )
+    if encoding.kind == "int":
+        span = int(encoding.high) - int(encoding.low) + 1
+        offsets = (words % np.uint64(span)) if span < 2**64 else words
+        # low + offset lies in [low, high], inside int64: add modulo 2^64, read as signed.
+        return (offsets + np.uint64(int(encoding.low) % 2**64)).view(np.int64)
+    unit = (words >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return float(encoding.low) + unit * (float(encoding.high) - float(encoding.low))
+
+
+def _namespace(
+    add: Callable[[argparse.ArgumentParser], None], args: argparse.Namespace | Mapping[str, Any]
+) -> argparse.Namespace:
+    if isinstance(args, argparse.Namespace):
+        return args
+    parser = argparse.ArgumentParser()
+    add(parser)
+    defaults = {action.dest: action.default for action in parser._actions}
+    defaults.pop("help", None)
+    unknown = set(args) - set(defaults)
+    if unknown:
+        raise ParameterError(f"unknown options: {', '.join(sorted(unknown))}")
+    defaults.update(args)
+    return argparse.Namespace(**defaults)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m heprim secagg serve``."""
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default="127.0.0.1:0",
+        help="where to listen (default 127.0.0.1:0, a free port, printed on the first line)",
+    )
+    parser.add_argument("--clients", type=int, required=True, help="clients to wait for, n")
+    parser.add_argument("--dim", type=int, required=True, help="values per client")
+    parser.add_argument(
+        "--protocol",
+        choices=["secagg", "secagg+"],
+        default="secagg+",
+        help="secagg (complete graph) or secagg+ (sparse graph when it meets the bounds; default)",
+    )
+    parser.add_argument(
+        "--bits", type=int, default=16, help="inputs are integers in [0, 2^bits) (default 16)"
+    )
+    parser.add_argument(
+        "--corrupted", type=float, default=0.1, help="tolerated fraction of corrupted clients"
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=0.1,
+        help="fraction of clients that may drop out (sizes the threshold; default 0.1)",
+    )
+    parser.add_argument("--degree", type=int, default=None, help="force the degree k")
+    parser.add_argument("--threshold", type=int, default=None, help="force the threshold t")
+    parser.add_argument(
+        "--min-clients",
+        type=int,
+        default=None,
+        help="at the join deadline, start with at least this many (default: all --clients)",
+    )
+    parser.add_argument(
+        "--join-timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait for the clients to join (default 300)",
+    )
+    parser.add_argument(
+        "--round-timeout",
+        type=float,
+        default=120.0,
+        help="each round's deadline in seconds: a client silent that long drops out (default 120)",
+    )
+    parser.add_argument(
+        "--check-seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="the clients used --random-seed S: check the sum of the survivors' inputs exactly",
+    )
+    parser.add_argument("--output", metavar="FILE.npy", help="also save the sum to this file")
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca",
+        metavar="PEM",
+        help="require client certificates signed by this CA (authenticated channels)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no per-client event lines")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m heprim secagg client``."""
+    parser.add_argument("--connect", metavar="HOST:PORT", required=True, help="the server")
+    parser.add_argument("--id", type=int, required=True, help="this client's id, in [1, 2^32)")
+    parser.add_argument("--dim", type=int, required=True, help="values in the vector")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", metavar="FILE.npy", help="the vector (a 1-d numpy array)")
+    source.add_argument(
+        "--random-seed",
+        type=int,
+        metavar="S",
+        help="a seeded random vector over the session's range (demos and tests)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds of server silence before giving up (default 600; keep it above the "
+        "server's --round-timeout)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to keep retrying while the server is not listening yet (default 60)",
+    )
+    parser.add_argument("--tls-ca", metavar="PEM", help="use TLS; trust this CA for the server")
+    parser.add_argument("--tls-cert", metavar="PEM", help="client certificate (with --tls-ca)")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+
+
+def _check_serve(args: argparse.Namespace) -> None:
+    try:
+        _serve_checks(args)
+    except ParameterError as error:
+        args.parser.error(str(error))
+
+
+def _serve_checks(args: argparse.Namespace) -> None:
+    if args.clients < 2 or args.dim < 1:
+        raise ParameterError("--clients must be at least 2 and --dim at least 1")
+    if not 1 <= args.bits <= 62:
+        raise ParameterError("--bits must be in [1, 62]")
+    if args.round_timeout <= 0 or args.join_timeout <= 0:
+        raise ParameterError("--round-timeout and --join-timeout must be positive")
+    if args.min_clients is not None and not 2 <= args.min_clients <= args.clients:
+        raise ParameterError("--min-clients must be in [2, --clients]")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ParameterError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        raise ParameterError("--tls-client-ca needs --tls-cert and --tls-key")
+
+
+def _check_client(args: argparse.Namespace) -> None:
+    try:
+        _client_checks(args)
+    except ParameterError as error:
+        args.parser.error(str(error))
+
+
+def _client_checks(args: argparse.Namespace) -> None:
+    if not 0 < args.id < 2**32:
+        raise ParameterError("--id must be in [1, 2^32)")
+    if args.dim < 1:
+        raise ParameterError("--dim must be at least 1")
+    if (args.tls_cert or args.tls_key) and not (args.tls_ca and args.tls_cert and args.tls_key):
+        raise ParameterError("a client certificate needs --tls-ca, --tls-cert and --tls-key")
+
+
+def _server_tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.tls_client_ca:
+        context.load_verify_locations(args.tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _client_tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_ca:
+        return None
+    context = ssl.create_default_context(cafile=args.tls_ca)
+    if args.tls_cert:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    return context
+
+
+def _describe(config: Any) -> str:
+    g = config.graph
+    kind = "SecAgg (complete graph)" if g.complete else "SecAgg+ (Harary graph)"
+    return (
+        f"{kind}: n={g.n} k={g.k} t={g.t} profile={g.profile} modulus=2^{config.width} "
+        f"(privacy 2^-{g.security_bits:.1f}, correctness 2^-{g.correctness_bits:.1f})"
+    )
+
+
+def run_serve(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None) -> int:
+    """``secagg serve``: one session over TCP; the sum, the costs, and an optional exact check.
+
+    Returns 0 with a result (that matches the seeded inputs under ``--check-seed``), 1 when
+    the session aborted or the check failed.
+    """
+    from heprim.net.aggregation import serve as serve_session
+    from heprim.net.tcp import parse_address
+
+    args = _namespace(add_serve_arguments, args)
+    _serve_checks(args)
+    stream = out if out is not None else sys.stdout
+    reporter = Reporter(stream, bars=None if not args.no_progress else False)
+    host, port = parse_address(args.listen)
+    encoding = VectorEncoding.integers(0, (1 << int(args.bits)) - 1)
+    options = argparse.Namespace(
+        corrupted=args.corrupted,
+        dropout=args.dropout,
+        profile="semi-honest",
+        degree=args.degree,
+        threshold=args.threshold,
+        graph="complete" if args.protocol == "secagg" else "auto",
+    )
+
+    def graph(n: int) -> GraphParams:
+        chosen = _graph_from_args(options, n)
+        if chosen is None:
+            chosen = choose_graph(n, corrupted_fraction=args.corrupted, dropout_rate=args.dropout)
+        return chosen
+
+    with reporter.progress("secagg messages") as progress:
+        report = serve_session(
+            int(args.dim),
+            encoding,
+            clients=int(args.clients),
+            host=host,
+            port=port,
+            min_clients=args.min_clients,
+            graph=graph,
+            join_timeout=float(args.join_timeout),
+            round_timeout=float(args.round_timeout),
+            ready=lambda h, p: reporter.line(f"listening on {h}:{p}"),
+            events=None if args.quiet else (lambda text: reporter.line(f"  {text}")),
+            progress=None if args.no_progress else progress,
+            ssl=_server_tls(args),
+        )
+    if report.config is not None:
+        reporter.line(_describe(report.config))
+        reporter.line(format_cost_table(report.server_cost, report.client_costs))
+        reporter.line(
+            "(client columns: traffic as the server saw it; client compute is not observable "
+            "from the server)"
+        )
+    wire = report.transport
+    reporter.line(
+        f"compute: server {report.server_cost.total.seconds:.2f} s; wall {report.seconds:.2f} s "
+        f"({report.session_seconds:.2f} s after the last join); "
+        f"on the wire: sent {wire.bytes_sent:,} B, received {wire.bytes_received:,} B "
+        f"({wire.frames_sent + wire.frames_received:,} frames)"
+    )
+    for client, why in sorted(report.dropped.items()):
+        reporter.line(f"dropped: client {client}: {why}")
+    if report.aggregate is None:
+        reporter.line(f"ABORTED: {report.abort_reason}")
+        return 1
+    total = np.asarray(report.aggregate.sum)
+    survivors = sorted(report.survivors)
+    if args.output:
+        np.save(args.output, total, allow_pickle=False)
+    summary = np.array2string(total, threshold=20, edgeitems=4, max_line_width=1_000_000)
+    reporter.line(f"sum of {len(survivors)} survivors: {summary}")
+    if args.check_seed is None:
+        return 0
+    expected = np.zeros(int(args.dim), dtype=np.int64)
+    for u in survivors:
+        expected += seeded_input(int(args.check_seed), u, int(args.dim), encoding)
+    exact = bool(np.array_equal(total.astype(np.int64), expected))
+    reporter.line(
+        f"sum of {len(survivors)} survivors: {'EXACT' if exact else 'MISMATCH'} "
+        f"(checked against the seeded inputs of --check-seed {args.check_seed})"
+    )
+    return 0 if exact else 1
+
+
+def run_client(args: argparse.Namespace | Mapping[str, Any], out: TextIO | None = None) -> int:
+    """``secagg client``: join a session with one vector; 0 when this client did its part."""
+    from heprim.net.aggregation import run_client as run_session
+    from heprim.secagg.client import SecAggClient
+
+    args = _namespace(add_client_arguments, args)
+    _client_checks(args)
+    stream = out if out is not None else sys.stdout
+    dim = int(args.dim)
+    client = SecAggClient(int(args.id))
+    if args.input is not None:
+        try:
+            vector = np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ParameterError(f"cannot read {args.input}: {exc}") from None
+        if vector.shape != (dim,):
+            raise ParameterError(
+                f"{args.input} holds an array of shape {vector.shape}, not a vector of --dim "
+                f"{dim} values"
+            )
+        client.set_input(vector)
+    else:
+        seed = int(args.random_seed)
+
+        def produce() -> npt.NDArray[Any]:
+            setup = client.setup  # the session's encoding decides the range
+            if setup is None:  # pragma: no cover - the input is read after the setup
+                raise ParameterError("no session setup yet")
+            return seeded_input(seed, client.id, dim, setup.encoding)
+
+        client.set_input(produce)
+    report = run_session(
+        client,
+        args.connect,
+        dim=dim,
+        timeout=float(args.timeout),
+        connect_timeout=float(args.connect_timeout),
+        ssl=_client_tls(args),
+    )
+    traffic = (
+        f"sent {report.bytes_sent:,} B, received {report.bytes_received:,} B in "
+        f"{report.seconds:.2f} s"
+    )
+    if not report.completed:
+        print(
+            f"client {client.id}: ABORTED by the server: {report.abort_reason} ({traffic})",
+            file=stream,
+            flush=True,
+        )
+        return 1
+    print(f"client {client.id}: done ({traffic})", file=stream, flush=True)
+    return 0

@@ -1,1 +1,3 @@
-"""Drivers that move protocol messages: the in-process simulator (:mod:`heprim.net.simulate`)."""
+"""Drivers that move protocol messages: the in-process simulator (:mod:`heprim.net.simulate`),
+the point-to-point TCP driver (:mod:`heprim.net.tcp`, private join and compute) and the
+many-clients TCP driver of secure aggregation (:mod:`heprim.net.aggregation`)."""

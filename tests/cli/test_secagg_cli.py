@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from heprim.cli import main
@@ -252,3 +253,203 @@ def test_cli_bfv_keys_choice_is_checked(capsys: pytest.CaptureFixture[str]) -> N
     argv = ["secagg", "simulate", "--protocol", "bfv", "--bfv-keys", "dealer"]
     assert main(argv) == 2
     assert "invalid choice: 'dealer'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- serve / client
+def _secagg_processes_env() -> dict[str, str]:
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
+def test_serve_and_three_client_processes_print_the_exact_sum() -> None:
+    import subprocess
+    import sys
+
+    from heprim.cli.secagg import seeded_input
+    from heprim.secagg.encoding import VectorEncoding
+
+    dim, seed = 7, 11
+    env = _secagg_processes_env()
+    options = f"--clients 3 --dim {dim} --corrupted 0 --dropout 0 --check-seed {seed}"
+    server_cmd = [
+        *(sys.executable, "-m", "heprim", "secagg", "serve"),
+        *f"{options} --no-progress --join-timeout 60 --round-timeout 60".split(),
+    ]
+    with subprocess.Popen(
+        server_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as server:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("listening on "), first + (
+            server.stderr.read() if server.stderr else ""
+        )
+        address = first.split()[-1]
+        clients = [
+            subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "heprim", "secagg", "client", "--connect", address),
+                    *f"--id {u} --random-seed {seed} --dim {dim}".split(),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for u in (1, 2, 3)
+        ]
+        client_out = [c.communicate(timeout=60) for c in clients]
+        rest, errors = server.communicate(timeout=60)
+    assert server.returncode == 0, rest + errors
+    assert all(c.returncode == 0 for c in clients), client_out
+    assert all(
+        out.startswith(f"client {u}: done")
+        for u, (out, _) in zip((1, 2, 3), client_out, strict=True)
+    )
+    encoding = VectorEncoding.integers(0, 2**16 - 1)
+    total = sum(seeded_input(seed, u, dim, encoding) for u in (1, 2, 3))
+    assert f"sum of 3 survivors: {np.array2string(total, max_line_width=10**6)}\n" in rest
+    assert "sum of 3 survivors: EXACT" in rest and "SecAgg (complete graph): n=3" in rest
+    assert "\ntotal " in rest and "on the wire" in rest
+
+
+def test_serve_and_clients_in_process_with_npy_inputs(tmp_path) -> None:
+    import threading
+
+    from heprim.cli.secagg import run_client, run_serve
+
+    dim = 5
+    vectors = {u: np.array([u, 10 * u, 100 * u, 65535 - u, 0], dtype=np.int64) for u in (1, 2, 3)}
+    for u, v in vectors.items():
+        np.save(tmp_path / f"x{u}.npy", v)
+    (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    np.save(tmp_path / "short.npy", np.zeros(dim - 1))
+    address: list[str] = []
+    listening = threading.Event()
+
+    class Stream(io.StringIO):
+        def write(self, text: str) -> int:
+            if text.startswith("listening on "):
+                address.append(text.rsplit(maxsplit=1)[-1])
+                listening.set()
+            return super().write(text)
+
+    server_out, codes = Stream(), {}
+    options = {
+        "clients": 3,
+        "dim": dim,
+        "protocol": "secagg",
+        "corrupted": 0.0,
+        "dropout": 0.0,
+        "no_progress": True,
+        "output": str(tmp_path / "sum.npy"),
+        "join_timeout": 30.0,
+    }
+    server = threading.Thread(target=lambda: codes.update(server=run_serve(options, server_out)))
+    server.start()
+    assert listening.wait(30)
+    outs = {u: io.StringIO() for u in vectors}
+
+    def client(u: int) -> None:
+        codes[u] = run_client(
+            {"connect": address[0], "id": u, "dim": dim, "input": str(tmp_path / f"x{u}.npy")},
+            outs[u],
+        )
+
+    threads = [threading.Thread(target=client, args=(u,)) for u in vectors]
+    for t in threads:
+        t.start()
+    for t in [*threads, server]:
+        t.join(60)
+    text = server_out.getvalue()
+    assert codes == {"server": 0, 1: 0, 2: 0, 3: 0}, text
+    expected = sum(vectors.values())
+    assert f"sum of 3 survivors: {np.array2string(expected, max_line_width=10**6)}" in text
+    assert np.array_equal(np.load(tmp_path / "sum.npy"), expected)
+    assert "client 2 joined" in text and "EXACT" not in text  # nothing to check without a seed
+    with pytest.raises(ParameterError, match="cannot read"):
+        run_client(
+            {"connect": "127.0.0.1:1", "id": 1, "dim": dim, "input": str(tmp_path / "bad.npy")}
+        )
+    with pytest.raises(ParameterError, match=r"shape \(4,\)"):
+        run_client(
+            {"connect": "127.0.0.1:1", "id": 1, "dim": dim, "input": str(tmp_path / "short.npy")}
+        )
+
+
+def test_serve_reports_an_abort_when_too_few_clients_join() -> None:
+    from heprim.cli.secagg import run_serve
+
+    out = io.StringIO()
+    code = run_serve({"clients": 3, "dim": 4, "join_timeout": 0.2, "quiet": True}, out)
+    assert code == 1
+    assert "ABORTED: only 0 of 3 clients joined within 0.2 s" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["serve", "--clients", "1", "--dim", "3"], "at least 2"),
+        (["serve", "--clients", "3", "--dim", "3", "--bits", "0"], "--bits"),
+        (["serve", "--clients", "3", "--dim", "3", "--min-clients", "4"], "--min-clients"),
+        (["serve", "--clients", "3", "--dim", "3", "--round-timeout", "0"], "positive"),
+        (["serve", "--clients", "3", "--dim", "3", "--tls-cert", "c.pem"], "go together"),
+        (
+            ["serve", "--clients", "3", "--dim", "3", "--tls-client-ca", "ca.pem"],
+            "needs --tls-cert",
+        ),
+        (["client", "--connect", "h:1", "--id", "0", "--dim", "3", "--random-seed", "1"], "--id"),
+        (["client", "--connect", "h:1", "--id", "1", "--dim", "0", "--random-seed", "1"], "--dim"),
+        (
+            [
+                "client",
+                "--connect",
+                "h:1",
+                "--id",
+                "1",
+                "--dim",
+                "3",
+                "--random-seed",
+                "1",
+                "--tls-cert",
+                "c.pem",
+            ],
+            "--tls-ca",
+        ),
+    ],
+)
+def test_serve_and_client_option_errors(argv: list[str], match: str, capsys) -> None:
+    assert main(["secagg", *argv]) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_serve_and_client_refuse_unknown_options() -> None:
+    from heprim.cli.secagg import run_client, run_serve
+
+    with pytest.raises(ParameterError, match="unknown options: colour"):
+        run_serve({"clients": 3, "dim": 3, "colour": "red"})
+    with pytest.raises(ParameterError, match="unknown options: colour"):
+        run_client({"connect": "h:1", "id": 1, "dim": 3, "random_seed": 1, "colour": "red"})
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0, 65535), (-5, 5), (-(2**63), 2**63 - 1), (7, 7)], ids=str
+)
+def test_seeded_inputs_cover_the_range_and_depend_on_seed_and_client(low: int, high: int) -> None:
+    from heprim.cli.secagg import seeded_input
+    from heprim.secagg.encoding import VectorEncoding
+
+    encoding = VectorEncoding.integers(low, high)
+    x = seeded_input(1, 2, 2000, encoding)
+    assert x.dtype == "int64" and x.shape == (2000,)
+    assert low <= int(x.min()) <= int(x.max()) <= high
+    assert np.array_equal(x, seeded_input(1, 2, 2000, encoding))
+    if low < high:
+        assert not np.array_equal(x, seeded_input(1, 3, 2000, encoding))
+        assert not np.array_equal(x, seeded_input(2, 2, 2000, encoding))
+    if high - low == 10:
+        assert set(x.tolist()) == set(range(low, high + 1))  # every value shows up
+    floats = seeded_input(1, 2, 2000, VectorEncoding.floats(-1.0, 1.0, 16))
+    assert floats.dtype == "float64" and floats.min() >= -1.0 and floats.max() < 1.0
