@@ -32,7 +32,7 @@ switching gadget ``P g_j`` of :mod:`heprim.bfv.keys`). Public ``a_j`` per digit 
    ``b_j = sum_i h'_{i,j}``. Indeed ``b_j + h1_j s = P g_j s^2 + s e0 + u e1 + e2``, a
    key-switching key from ``s^2`` to ``s`` whose noise is ``n`` times that of a single key
    (still divided by ``P`` when it is used). Its ``a``-part ``h1_j`` is not a seed expansion,
-   so it is a :class:`CollectiveKeySwitchKey`, which refuses to be stored seeded.
+   so it is a :class:`CollectiveKeySwitchKey`, stored with both parts whole.
 
 **t-of-n** (MTBH sec. 5; Lattigo's ``Thresholdizer`` and ``Combiner``): party ``i`` Shamir-shares
 its ``s_i`` over ``R_Q`` (coefficient-wise modulo every prime of the RNS basis) with a random
@@ -423,10 +423,10 @@ def aggregate_relin_round1(shares: Sequence[RelinKeyShare]) -> RelinKeyShare:
 class CollectiveKeySwitchKey(KeySwitchKey):
     """A key-switching key whose ``a``-parts are explicit (the collective relinearization key).
 
-    It switches keys like any :class:`~heprim.bfv.keys.KeySwitchKey`, but has no seed: the
-    seeded serialization of :mod:`heprim.serialize.bfv` would regenerate the wrong ``a``, so
-    asking for :attr:`seed` raises :class:`~heprim.errors.SerializationError`. Regenerate the
-    key with the protocol instead.
+    It switches keys like any :class:`~heprim.bfv.keys.KeySwitchKey`, but has no seed (asking
+    for :attr:`seed` raises :class:`~heprim.errors.SerializationError`): a seed would regenerate
+    the wrong ``a``, so :mod:`heprim.serialize.bfv` stores both parts whole (twice the size of a
+    seeded key).
     """
 
     __slots__ = ()
@@ -449,8 +449,8 @@ class CollectiveKeySwitchKey(KeySwitchKey):
     def seed(self) -> bytes:  # type: ignore[override]
         """Always raises: a collective key has no seed (see the class)."""
         raise SerializationError(
-            "a collective relinearization key has no seed and cannot be stored seeded; rerun "
-            "the key-generation protocol (heprim.bfv.multiparty) where it is needed"
+            "a collective relinearization key has no seed: its a-parts are not a seed expansion "
+            "(heprim.serialize.bfv stores both parts whole)"
         )
 
     def __eq__(self, other: object) -> bool:

@@ -13,7 +13,8 @@ Layouts (version 1)::
     bfv.Parameters   degree, plain_modulus, q, p, allow_insecure, fingerprint
     bfv.SecretKey    params, key_id, coefficients (N bytes: s_i + 1)   (only with include_secret)
     bfv.PublicKey    params, key_id, seed, b (L x N residues)
-    bfv.RelinKeys    params, key_id, seed, b (digits x (L+K) x N residues)
+    bfv.RelinKeys    params, key_id, seed, b (digits x (L+K) x N residues); a collective key
+                     (heprim.bfv.multiparty) has no seed: a (same shape) instead
     bfv.GaloisKeys   params, key_id, elements, seeds (32 bytes each, concatenated),
                      b (keys x digits x (L+K) x N residues)
     bfv.Plaintext    params (fingerprint), coefficients (N residues)
@@ -21,6 +22,8 @@ Layouts (version 1)::
     bfv.ClientKey    params (fingerprint), key_id, coefficients (N bytes: s_i + 1),
                      used (count), used_seeds (32 bytes each, increasing)
                                                                        (only with include_secret)
+    bfv.ThresholdShare  params (fingerprint), key_id, index, threshold,
+                     value ((L+K) x N residues, NTT form)             (only with include_secret)
 
 Residues are little-endian ``uint32`` (every prime is below ``2^30``): half of SEAL's 64-bit
 words. Keys are always stored *seeded*: the uniform halves ``a`` are regenerated from their
@@ -37,6 +40,12 @@ encrypted under, so that a reloaded key still refuses a second encryption under 
 the whole point of the document: it is written only with ``include_secret=True``. Store it again
 after every upload (:attr:`~heprim.bfv.multiparty.ClientKey.used_seeds` grows by the session's
 seeds), before the upload leaves.
+
+A :class:`~heprim.bfv.multiparty.ThresholdShare` is a decryptor's Shamir share ``tsk_j`` of a
+collective secret (:mod:`heprim.bfv.multiparty`, t-of-n): secret, written only with
+``include_secret=True``, loaded with ``context=`` the parameters or a key of the collective key
+set (whose ``key_id`` must match). The collective relinearization key is not a seed expansion,
+so its ``a``-parts are stored whole.
 
 Loading re-validates everything: the parameters (as :class:`~heprim.bfv.params.Parameters` does,
 plus the recorded fingerprint), the shapes, every residue below its prime, the ternary secret key,
@@ -65,7 +74,7 @@ from heprim.bfv.keys import (
     SecretKey,
     expand_uniform,
 )
-from heprim.bfv.multiparty import ClientKey
+from heprim.bfv.multiparty import ClientKey, CollectiveKeySwitchKey, ThresholdShare
 from heprim.bfv.params import Parameters, ParametersLiteral
 from heprim.errors import (
     InsecureParametersWarning,
@@ -103,6 +112,7 @@ GALOIS_KEYS: Final = "bfv.GaloisKeys"
 PLAINTEXT: Final = "bfv.Plaintext"
 CIPHERTEXT: Final = "bfv.Ciphertext"
 CLIENT_KEY: Final = "bfv.ClientKey"
+THRESHOLD_SHARE: Final = "bfv.ThresholdShare"
 KINDS: Final = (
     PARAMETERS,
     SECRET_KEY,
@@ -112,6 +122,7 @@ KINDS: Final = (
     PLAINTEXT,
     CIPHERTEXT,
     CLIENT_KEY,
+    THRESHOLD_SHARE,
 )
 
 #: The first bytes of the binary form.
@@ -238,8 +249,20 @@ def _dump_public_key(w: _Writer, key: PublicKey, _: bool) -> None:
 def _dump_relin_keys(w: _Writer, keys: RelinKeys, _: bool) -> None:
     w.fields["params"] = _params_fields(keys.params)
     w.fields["key_id"] = keys.key_id
+    if isinstance(keys.key, CollectiveKeySwitchKey):  # no seed: the a-parts go whole
+        w.blob("b", _residue_bytes(keys.key.b))
+        w.blob("a", _residue_bytes(keys.key.data[:, 1]))
+        return
     w.fields["seed"] = b64url_encode(keys.key.seed)
     w.blob("b", _residue_bytes(keys.key.b))
+
+
+def _dump_threshold_share(w: _Writer, share: ThresholdShare, _: bool) -> None:
+    w.fields["params"] = share.params.fingerprint
+    w.fields["key_id"] = share.key_id
+    w.fields["index"] = share.index
+    w.fields["threshold"] = share.threshold
+    w.blob("value", _residue_bytes(share.value.data))
 
 
 def _dump_galois_keys(w: _Writer, keys: GaloisKeys, _: bool) -> None:
@@ -285,6 +308,7 @@ _DUMPERS: Final[tuple[tuple[type, str, Callable[[_Writer, Any, bool], None]], ..
     (Plaintext, PLAINTEXT, _dump_plaintext),
     (Ciphertext, CIPHERTEXT, _dump_ciphertext),
     (ClientKey, CLIENT_KEY, _dump_client_key),
+    (ThresholdShare, THRESHOLD_SHARE, _dump_threshold_share),
 )
 
 
@@ -301,6 +325,11 @@ def _write(obj: object, include_secret: bool, seeded: bool) -> tuple[str, _Write
         raise ParameterError(
             "refusing to serialize a secret key without include_secret=True; share the public "
             "and evaluation keys instead"
+        )
+    if isinstance(obj, ThresholdShare) and not include_secret:
+        raise ParameterError(
+            "refusing to serialize a threshold share without include_secret=True: it is a share "
+            "of the collective secret key; write it only to its decryptor's own storage"
         )
     if isinstance(obj, ClientKey) and not include_secret:
         raise ParameterError(
@@ -463,11 +492,34 @@ def _switch_key_shape(
 def _load_relin_keys(r: Reader, b: _Blobs, context: object) -> RelinKeys:
     params = _nested_parameters(r)
     key_id = _key_id(r)
-    (seed,) = _seeds(r, "seed", 1)
     shape, moduli = _switch_key_shape(r, params)
     size = 4 * shape[0] * shape[1] * shape[2]
+    if not r.has("seed"):  # a collective key: both parts stored whole
+        b_part = _residues_from(b.get("b", size), shape, moduli, RELIN_KEYS)
+        a_part = _residues_from(b.get("a", size), shape, moduli, RELIN_KEYS)
+        data = np.stack([b_part, a_part], axis=1)
+        return RelinKeys(CollectiveKeySwitchKey(params, key_id, data))
+    (seed,) = _seeds(r, "seed", 1)
     residues = _residues_from(b.get("b", size), shape, moduli, RELIN_KEYS)
     return RelinKeys(KeySwitchKey(params, key_id, residues, seed))
+
+
+def _load_threshold_share(r: Reader, b: _Blobs, context: object) -> ThresholdShare:
+    params, expected_key = _context(context)
+    _check_fingerprint(r, params)
+    key_id = _key_id(r)
+    if expected_key is not None and key_id != expected_key:
+        raise KeyMismatchError(
+            f"the threshold share belongs to key set {key_id[:8]}.., not to the given key "
+            f"{expected_key[:8]}.."
+        )
+    ctx = context_of(params)  # the key ring: Q P, or Q without special primes
+    ring = ctx.ring_qp(params.max_level) if params.p else ctx.ring_q(params.max_level)
+    index = r.integer("index", minimum=1, maximum=min(ring.moduli) - 1)
+    threshold = r.integer("threshold", minimum=1, maximum=min(ring.moduli) - 1)
+    shape = (len(ring.moduli), params.degree)
+    value = _residues_from(b.get("value", 4 * shape[0] * shape[1]), shape, ring.moduli, "value")
+    return ThresholdShare(params, key_id, index, threshold, ring.from_array(value, ntt=True))
 
 
 def _load_galois_keys(r: Reader, b: _Blobs, context: object) -> GaloisKeys:
@@ -532,6 +584,7 @@ _LOADERS: Final[Mapping[str, Callable[[Reader, _Blobs, object], object]]] = {
     PLAINTEXT: _load_plaintext,
     CIPHERTEXT: _load_ciphertext,
     CLIENT_KEY: _load_client_key,
+    THRESHOLD_SHARE: _load_threshold_share,
 }
 
 
@@ -544,7 +597,7 @@ def load_document(
         raise SerializationError(
             f"unknown BFV document type {kind!r}; this version reads {', '.join(KINDS)}"
         )
-    if context is not None or kind in (PLAINTEXT, CIPHERTEXT, CLIENT_KEY):
+    if context is not None or kind in (PLAINTEXT, CIPHERTEXT, CLIENT_KEY, THRESHOLD_SHARE):
         _context(context)  # a missing or wrong context is the caller's mistake: ParameterError
     reader = Reader(doc, kind)
     blobs = _Blobs(reader, kind, payload)

@@ -7,6 +7,7 @@ parties' secret shares, which the tests may form since they play every party).
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from heprim.errors import (
 from heprim.math.prng import KeyedPRNG
 from heprim.ring import RingElement
 from heprim.serialize import bfv as bfv_io
+from heprim.serialize.envelope import b64url_decode, b64url_encode
 from tests.bfv.conftest import SMALL, insecure
 
 PARTIES = 4
@@ -100,7 +102,15 @@ def test_collective_relinearization_key(setting) -> None:
     x_raw = (polys[0] + polys[1] * s).intt()
     assert np.array_equal(encoder.decode(round_to_plaintext(params, x_raw), signed=False), got)
     with pytest.raises(SerializationError, match="no seed"):
-        bfv_io.dumps(rlk)
+        _ = rlk.key.seed  # not a seed expansion: heprim.serialize stores its a-parts whole
+    for text in (bfv_io.dumps(rlk), bfv_io.dump_bytes(rlk)):
+        loaded = bfv_io.loads(text) if isinstance(text, str) else bfv_io.load_bytes(text)
+        assert isinstance(loaded, bfv.RelinKeys) and loaded.key == rlk.key
+        again = bfv.Evaluator(params, relin_keys=loaded).multiply_relin(
+            enc.encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(6)),
+            enc.encrypt(encoder.encode(y), rng=KeyedPRNG.from_int(7)),
+        )
+        assert again == product
 
 
 def test_relin_rounds_in_order(setting) -> None:
@@ -446,3 +456,52 @@ def test_client_key_from_secret_keeps_the_used_seeds() -> None:
         mp.ClientKey.from_secret(key.secret, used_seeds=[bytes(31)])
     with pytest.raises(ParameterError, match="appears twice"):
         mp.ClientKey.from_secret(key.secret, used_seeds=[bytes(32), bytes(32)])
+
+
+def test_threshold_shares_round_trip_and_still_decrypt(setting) -> None:
+    """A decryptor's Shamir share of the collective secret is stored (secret only on request),
+    validated on load, bound to its key set, and decrypts after the round trip."""
+    params, _, keys, public = setting
+    indices, threshold = [1, 2, 3], 2
+    dealt = [k.threshold_shares(threshold, indices) for k in keys]
+    shares = {
+        j: mp.combine_threshold_shares(params, public.key_id, j, threshold, [d[j] for d in dealt])
+        for j in indices
+    }
+    with pytest.raises(ParameterError, match="include_secret"):
+        bfv_io.dumps(shares[1])
+    loaded = {}
+    for j in indices:
+        text = bfv_io.dumps(shares[j], include_secret=True)
+        loaded[j] = bfv_io.loads(text, context=public)
+        blob = bfv_io.dump_bytes(shares[j], include_secret=True)
+        again = bfv_io.load_bytes(blob, context=params)
+        assert isinstance(again, mp.ThresholdShare) and again.index == j
+        assert again.value == shares[j].value and again.key_id == public.key_id
+    encoder = bfv.BatchEncoder(params)
+    x = _values(params, 30)
+    ct = bfv.Encryptor(public).encrypt(encoder.encode(x), rng=KeyedPRNG.from_int(31))
+    rng = KeyedPRNG.from_int(32)
+    active = (1, 3)
+    parts = [
+        mp.decryption_share(ct, loaded[j].additive_share(active), smudging_bits=30, rng=rng)
+        for j in active
+    ]
+    assert np.array_equal(encoder.decode(mp.combine_decryption(ct, parts), signed=False), x)
+
+    document = json.loads(bfv_io.dumps(shares[2], include_secret=True))
+    with pytest.raises(ParameterError, match="parameters"):
+        bfv_io.loads(json.dumps(document))  # no context
+    other = mp.aggregate_public_key(
+        params, bytes(32), [k.public_key_share() for k in keys]
+    )  # another common reference: another key set
+    with pytest.raises(KeyMismatchError, match="key set"):
+        bfv_io.loads(json.dumps(document), context=other)
+    for member, value in (("index", 0), ("threshold", 0), ("key_id", "zz" * 16)):
+        bad = dict(document, **{member: value})
+        with pytest.raises(SerializationError):
+            bfv_io.loads(json.dumps(bad), context=params)
+    raw = bytearray(b64url_decode(document["value"]))
+    raw[0:4] = (2**32 - 1).to_bytes(4, "little")  # a residue above its prime
+    with pytest.raises(SerializationError, match="not below its prime"):
+        bfv_io.loads(json.dumps(dict(document, value=b64url_encode(bytes(raw)))), context=params)
