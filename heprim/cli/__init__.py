@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except HeprimError as error:
         print(f"heprim {args.command}: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as error:  # a file or a socket the system refused: say which, no traceback
+        print(f"heprim {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"heprim {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -500,3 +500,20 @@ def test_bfv_params_lists_every_preset_with_its_security() -> None:
     for name in PRESETS:
         assert name in report
     assert report.count("128-bit") == len(PRESETS)
+
+
+def test_system_errors_are_reported_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A port already taken (or any refusal of the operating system) is one error line."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["secagg", "serve", "--listen", f"127.0.0.1:{port}", "--clients", "5", "--dim", "4"]
+        assert main(argv, out=io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert "error" in err and "Traceback" not in err
+    assert "address already in use" in err.lower() or "errno" in err.lower()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -264,39 +267,41 @@ def _secagg_processes_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(root)}
 
 
-def test_serve_and_three_client_processes_print_the_exact_sum() -> None:
+def _secagg_process(*argv: str) -> Any:
+    """``python -m heprim secagg ARGV`` in a process of its own, its output piped (warnings
+    about the throwaway test keys silenced)."""
     import subprocess
     import sys
 
+    return subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-m", "heprim", "secagg", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_secagg_processes_env(),
+    )
+
+
+def _listening_address(server: Any) -> str:
+    """The ``HOST:PORT`` of a ``secagg serve`` process's first line."""
+    first = server.stdout.readline()
+    assert first.startswith("listening on "), first + server.stderr.read()
+    return str(first.split()[-1])
+
+
+def test_serve_and_three_client_processes_print_the_exact_sum() -> None:
     from heprim.cli.secagg import seeded_input
     from heprim.secagg.encoding import VectorEncoding
 
     dim, seed = 7, 11
-    env = _secagg_processes_env()
     options = f"--clients 3 --dim {dim} --corrupted 0 --dropout 0 --check-seed {seed}"
-    server_cmd = [
-        *(sys.executable, "-m", "heprim", "secagg", "serve"),
-        *f"{options} --no-progress --join-timeout 60 --round-timeout 60".split(),
-    ]
-    with subprocess.Popen(
-        server_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    with _secagg_process(
+        "serve", *f"{options} --no-progress --join-timeout 60 --round-timeout 60".split()
     ) as server:
-        assert server.stdout is not None
-        first = server.stdout.readline()
-        assert first.startswith("listening on "), first + (
-            server.stderr.read() if server.stderr else ""
-        )
-        address = first.split()[-1]
+        address = _listening_address(server)
         clients = [
-            subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "heprim", "secagg", "client", "--connect", address),
-                    *f"--id {u} --random-seed {seed} --dim {dim}".split(),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
+            _secagg_process(
+                *f"client --connect {address} --id {u} --random-seed {seed} --dim {dim}".split()
             )
             for u in (1, 2, 3)
         ]
@@ -315,6 +320,23 @@ def test_serve_and_three_client_processes_print_the_exact_sum() -> None:
     assert "\ntotal " in rest and "on the wire" in rest
 
 
+class ServerOutput(io.StringIO):
+    """A ``run_serve`` output stream that notes the address of its ``listening on`` line."""
+
+    def __init__(self) -> None:
+        import threading
+
+        super().__init__()
+        self.listening = threading.Event()
+        self.address = ""
+
+    def write(self, text: str) -> int:
+        if text.startswith("listening on "):
+            self.address = text.rsplit(maxsplit=1)[-1]
+            self.listening.set()
+        return super().write(text)
+
+
 def test_serve_and_clients_in_process_with_npy_inputs(tmp_path) -> None:
     import threading
 
@@ -326,17 +348,7 @@ def test_serve_and_clients_in_process_with_npy_inputs(tmp_path) -> None:
         np.save(tmp_path / f"x{u}.npy", v)
     (tmp_path / "bad.npy").write_bytes(b"not numpy")
     np.save(tmp_path / "short.npy", np.zeros(dim - 1))
-    address: list[str] = []
-    listening = threading.Event()
-
-    class Stream(io.StringIO):
-        def write(self, text: str) -> int:
-            if text.startswith("listening on "):
-                address.append(text.rsplit(maxsplit=1)[-1])
-                listening.set()
-            return super().write(text)
-
-    server_out, codes = Stream(), {}
+    server_out, codes = ServerOutput(), {}
     options = {
         "clients": 3,
         "dim": dim,
@@ -349,12 +361,17 @@ def test_serve_and_clients_in_process_with_npy_inputs(tmp_path) -> None:
     }
     server = threading.Thread(target=lambda: codes.update(server=run_serve(options, server_out)))
     server.start()
-    assert listening.wait(30)
+    assert server_out.listening.wait(30)
     outs = {u: io.StringIO() for u in vectors}
 
     def client(u: int) -> None:
         codes[u] = run_client(
-            {"connect": address[0], "id": u, "dim": dim, "input": str(tmp_path / f"x{u}.npy")},
+            {
+                "connect": server_out.address,
+                "id": u,
+                "dim": dim,
+                "input": str(tmp_path / f"x{u}.npy"),
+            },
             outs[u],
         )
 
@@ -453,3 +470,177 @@ def test_seeded_inputs_cover_the_range_and_depend_on_seed_and_client(low: int, h
         assert set(x.tolist()) == set(range(low, high + 1))  # every value shows up
     floats = seeded_input(1, 2, 2000, VectorEncoding.floats(-1.0, 1.0, 16))
     assert floats.dtype == "float64" and floats.min() >= -1.0 and floats.max() < 1.0
+
+
+# ----------------------------------------------------------------------------- HE: setup / serve
+def test_setup_then_server_and_party_processes_run_client_key_bfv(tmp_path) -> None:
+    """``secagg setup`` writes the files; a server and six party processes (three clients,
+    three decryptors of which t = 2 decrypt) sum exactly; the clients' keys come back with the
+    seed they used, written before their upload left."""
+    from heprim import serialize
+    from heprim.cli.secagg import HEPartyFile, load_deployment
+
+    setup = f"--protocol bfv --clients 3 --decryptors 3 --out {tmp_path} --ring-degree 1024"
+    with _secagg_process("setup", *setup.split(), "--insecure-test-key", "--no-progress") as made:
+        assert made.wait(60) == 0, made.stderr.read()
+    assert (tmp_path / "deployment.json").stat().st_mode & 0o777 == 0o644
+    assert all((tmp_path / f"party-{u}.json").stat().st_mode & 0o777 == 0o600 for u in range(1, 7))
+    deployment = load_deployment(tmp_path / "deployment.json")
+    assert deployment.clients == (1, 2, 3) and dict(deployment.decryptors) == {4: 1, 5: 2, 6: 3}
+    assert "secret" not in (tmp_path / "deployment.json").read_text()
+
+    dim, seed = 6, 5
+    serve = f"--deployment {tmp_path / 'deployment.json'} --dim {dim} --check-seed {seed}"
+    with _secagg_process("serve", "--protocol", "bfv", *serve.split(), "--no-progress") as server:
+        address = _listening_address(server)
+        parties = [
+            _secagg_process(
+                *f"client --connect {address} --key {tmp_path / f'party-{u}.json'}".split(),
+                *f"--dim {dim}".split(),
+                *(f"--random-seed {seed}".split() if u <= 3 else []),
+            )
+            for u in range(1, 7)
+        ]
+        outs = [p.communicate(timeout=60) for p in parties]
+        rest, errors = server.communicate(timeout=60)
+    assert server.returncode == 0, rest + errors
+    assert [p.returncode for p in parties] == [0] * 6, outs
+    assert "sum of 3 survivors: EXACT" in rest and "bfv-client-keys: n=3 clients" in rest
+    assert "released: decryptor 6" in rest
+    assert all(outs[u - 1][0].startswith(f"party {u}: done") for u in range(1, 6)), outs
+    assert outs[5][0].startswith("party 6: not needed")
+    stored = HEPartyFile.load(tmp_path / "party-1.json")
+    assert stored.party == 1 and len(stored.secret.used_seeds) == 1  # type: ignore[union-attr]
+    shares = serialize.loads(
+        json.loads((tmp_path / "party-4.json").read_text())["secret"], context=deployment.public
+    )
+    assert len(shares.answered_sessions) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "described"),
+    [
+        ({"protocol": "paillier", "key_bits": 512}, "paillier: n=3 clients, decryptors l=2 t=2"),
+        ({"protocol": "bfv", "bfv_keys": "collective", "ring_degree": 1024}, "bfv: n=3 clients"),
+    ],
+    ids=["paillier", "bfv-collective"],
+)
+def test_he_setup_serve_and_parties_in_process(
+    tmp_path, setup: dict[str, Any], described: str
+) -> None:
+    import threading
+
+    from heprim.cli.secagg import run_client, run_serve, run_setup
+
+    files = {"clients": 3, "decryptors": 2, "out": str(tmp_path), "insecure_test_key": True}
+    assert run_setup({**setup, **files, "no_progress": True}, io.StringIO()) == 0
+    dim, seed = 4, 9
+    server_out, codes = ServerOutput(), {}
+    options = {
+        "protocol": setup["protocol"],
+        "deployment": str(tmp_path / "deployment.json"),
+        "dim": dim,
+        "check_seed": seed,
+        "no_progress": True,
+        "join_timeout": 30.0,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureParametersWarning)
+        server = threading.Thread(target=lambda: codes.update(s=run_serve(options, server_out)))
+        server.start()
+        assert server_out.listening.wait(30)
+
+        def party(u: int) -> None:
+            key = str(tmp_path / f"party-{u}.json")
+            seeded = {"random_seed": seed} if u <= 3 else {}
+            codes[u] = run_client(
+                {"connect": server_out.address, "key": key, "dim": dim, **seeded}, io.StringIO()
+            )
+
+        threads = [threading.Thread(target=party, args=(u,)) for u in range(1, 6)]
+        for t in threads:
+            t.start()
+        for t in [*threads, server]:
+            t.join(60)
+    text = server_out.getvalue()
+    assert codes == {"s": 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0}, text
+    assert described in text and "sum of 3 survivors: EXACT" in text
+
+
+SETUP = "setup --clients 3 --decryptors 2 --out unused --protocol"
+
+
+@pytest.mark.parametrize(
+    ("command", "match"),
+    [
+        ("setup --clients 1 --decryptors 1 --out unused --protocol bfv", "at least 2"),
+        (f"{SETUP} bfv --threshold 3", "--threshold"),
+        (f"{SETUP} bfv --bits 0", "--bits"),
+        (f"{SETUP} paillier --key-bits 512", "--insecure-test-key"),
+        (f"{SETUP} bfv --bfv-keys dealer", "invalid choice"),
+        ("serve --protocol paillier --dim 3", "from --deployment"),
+        ("serve --protocol bfv --dim 3 --deployment d --clients 3", "not --clients"),
+        ("serve --dim 3 --deployment d", "for the HE protocols"),
+        ("serve --dim 3", "--clients must be"),
+        ("client --connect h:1 --dim 3", "--key"),
+        ("client --connect h:1 --id 1 --dim 3", "--random-seed"),
+        ("client --connect h:1 --key k --dim 3 --bits 63", "--bits"),
+    ],
+)
+def test_he_setup_serve_and_client_option_errors(command: str, match: str, capsys) -> None:
+    assert main(["secagg", *command.split()]) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_he_files_are_checked(tmp_path) -> None:
+    from heprim.cli.secagg import run_client, run_serve, run_setup
+
+    options = {
+        "protocol": "bfv",
+        "clients": 2,
+        "decryptors": 1,
+        "out": str(tmp_path),
+        "ring_degree": 1024,
+        "insecure_test_key": True,
+        "no_progress": True,
+    }
+    assert run_setup(options, io.StringIO()) == 0
+    with pytest.raises(ParameterError, match="already exists"):
+        run_setup(options, io.StringIO())
+    deployment = str(tmp_path / "deployment.json")
+    with pytest.raises(ParameterError, match="not --protocol paillier"):
+        run_serve({"protocol": "paillier", "deployment": deployment, "dim": 3})
+    (tmp_path / "junk.json").write_text('{"heprim-cli": "something else"}')
+    (tmp_path / "broken.json").write_text("{")
+    for name in ("junk.json", "broken.json"):
+        with pytest.raises(ParameterError, match=r"not a deployment|cannot read"):
+            run_serve({"protocol": "bfv", "deployment": str(tmp_path / name), "dim": 3})
+        with pytest.raises(ParameterError, match=r"not a party file|cannot read"):
+            run_client({"connect": "h:1", "key": str(tmp_path / name), "dim": 3})
+    doc = json.loads((tmp_path / "deployment.json").read_text())
+    (tmp_path / "lying.json").write_text(json.dumps({**doc, "clients": [1, 2, 3]}))
+    with pytest.raises(ParameterError, match="party ids do not match"):
+        run_serve({"protocol": "bfv", "deployment": str(tmp_path / "lying.json"), "dim": 3})
+    (tmp_path / "cut.json").write_text(json.dumps({**doc, "clients": None}))
+    with pytest.raises(ParameterError, match="malformed"):
+        run_serve({"protocol": "bfv", "deployment": str(tmp_path / "cut.json"), "dim": 3})
+    key = str(tmp_path / "party-1.json")
+    with pytest.raises(ParameterError, match="not --id 2"):
+        run_client({"connect": "h:1", "key": key, "id": 2, "dim": 3, "random_seed": 1})
+    with pytest.raises(ParameterError, match="is a client"):
+        run_client({"connect": "h:1", "key": key, "dim": 3})
+    vector = tmp_path / "v.npy"
+    np.save(vector, np.zeros(3, dtype=np.int64))
+    with pytest.raises(ParameterError, match="decryptor only"):
+        run_client(
+            {
+                "connect": "h:1",
+                "key": str(tmp_path / "party-3.json"),
+                "dim": 3,
+                "input": str(vector),
+            }
+        )
+    party = json.loads((tmp_path / "party-1.json").read_text())
+    (tmp_path / "stranger.json").write_text(json.dumps({**party, "party": 9}))
+    with pytest.raises(ParameterError, match="no role"):
+        run_client({"connect": "h:1", "key": str(tmp_path / "stranger.json"), "dim": 3})

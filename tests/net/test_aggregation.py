@@ -7,7 +7,9 @@ is numpy's plaintext sum of the surviving clients' inputs (exact integers).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
+import json
 import ssl
 import threading
 import warnings
@@ -23,20 +25,31 @@ from heprim.math.prng import KeyedPRNG
 from heprim.net.aggregation import (
     HELLO_BYTES,
     ClientReport,
+    HEPartyEndpoint,
     SecAggEndpoint,
     ServerReport,
     decode_hello,
     encode_hello,
     run_client,
     run_client_async,
+    run_party,
+    run_party_async,
     serve,
     serve_async,
+    serve_he,
+    serve_he_async,
 )
-from heprim.net.tcp import read_frame, write_frame
+from heprim.net.tcp import connect_async, read_frame, write_frame
+from heprim.paillier.threshold import deal
 from heprim.secagg.client import ClientStage, SecAggClient
 from heprim.secagg.crypto import SigningKey
 from heprim.secagg.encoding import VectorEncoding
 from heprim.secagg.graph import choose_graph
+from heprim.secagg.he_aggregation import HEPartyStage, HESessionConfig
+from heprim.secagg.he_bfv import BFVDeployment, aggregation_parameters
+from heprim.secagg.he_bfv_client_keys import ClientKeyDeployment
+from heprim.secagg.he_messages import DecryptRequest, PartialDecryption
+from heprim.secagg.he_paillier import PaillierDeployment
 from heprim.secagg.messages import (
     SERVER,
     Abort,
@@ -46,6 +59,7 @@ from heprim.secagg.messages import (
     encode,
 )
 
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 ENCODING = VectorEncoding.integers(0, 2**16 - 1)
 DIM = 40
 LIMIT = 30.0  # no test session may take longer than this
@@ -67,26 +81,33 @@ def expected_sum(inputs: Mapping[int, np.ndarray], survivors: frozenset[int]) ->
     return np.sum([inputs[u] for u in sorted(survivors)], axis=0)
 
 
+async def run_session(
+    start: Callable[[Callable[[str, int], None]], Awaitable[ServerReport]],
+    parties: Callable[[int], list[Awaitable[Any]]],
+) -> tuple[ServerReport, list[Any]]:
+    """Start a server (``start(ready)``) on a free port, run the parties against it, return
+    every outcome."""
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(start(lambda host, port: bound.set_result(port)))
+    await asyncio.wait([bound, server], timeout=LIMIT, return_when=asyncio.FIRST_COMPLETED)
+    if server.done():  # it failed before listening
+        return server.result(), []
+    port = bound.result()
+    outcomes = await asyncio.wait_for(asyncio.gather(*parties(port), return_exceptions=True), LIMIT)
+    return await asyncio.wait_for(server, LIMIT), list(outcomes)
+
+
 async def with_server(
     parties: Callable[[int], list[Awaitable[Any]]], **server_kwargs: Any
 ) -> tuple[ServerReport, list[Any]]:
-    """Start a server on a free port, run the parties against it, return every outcome."""
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    """A SecAgg server on a free port, the parties against it, every outcome."""
     options: dict[str, Any] = {"round_timeout": 10.0, "join_timeout": 10.0, "dim": DIM}
     options.update(server_kwargs)
     dim = options.pop("dim")
-    server = asyncio.create_task(
-        serve_async(
-            dim,
-            ENCODING,
-            ready=lambda host, port: bound.set_result(port),
-            rng=KeyedPRNG.from_int(7),
-            **options,
-        )
+    return await run_session(
+        lambda ready: serve_async(dim, ENCODING, ready=ready, rng=KeyedPRNG.from_int(7), **options),
+        parties,
     )
-    port = await asyncio.wait_for(bound, LIMIT)
-    outcomes = await asyncio.wait_for(asyncio.gather(*parties(port), return_exceptions=True), LIMIT)
-    return await asyncio.wait_for(server, LIMIT), list(outcomes)
 
 
 async def hello(
@@ -542,3 +563,321 @@ def test_a_client_flooding_frames_is_dropped_without_buffering_them() -> None:
     assert np.array_equal(report.aggregate.sum, expected_sum(inputs, report.survivors))
     flooded = [e for e in events if "flooding" in e]
     assert flooded and f"more than {MAX_PENDING_FRAMES} frames" in flooded[0]
+
+
+# ============================================================================= HE aggregation
+# The same driver runs the HE protocols: small keys and N = 1024 (insecure on purpose: the
+# protocol and the driver do not depend on the size), the oracle still numpy's exact sum.
+DECRYPTORS = (101, 102, 103)
+
+
+def _paillier(decryptors: tuple[int, ...] = DECRYPTORS, threshold: int = 2) -> PaillierDeployment:
+    entry = json.loads((VECTORS / "paillier_safe_primes.json").read_text())["keys"]["512"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureParametersWarning)
+        public, shares = deal(
+            int(entry["p"], 16),
+            int(entry["q"], 16),
+            parties=len(decryptors),
+            threshold=threshold,
+            rng=KeyedPRNG.from_int(len(decryptors)),
+            allow_insecure=True,
+        )
+    return PaillierDeployment.from_shares(public, shares, list(decryptors))
+
+
+def _bfv_params(clients: int) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureParametersWarning)
+        return aggregation_parameters(
+            ENCODING.modulus_bits(clients), degree=1024, allow_insecure=True
+        )
+
+
+def he_config(
+    deployment: Any, clients: list[int], *, seed: int = 0, **kwargs: Any
+) -> HESessionConfig:
+    return HESessionConfig.create(
+        clients,
+        DIM,
+        ENCODING,
+        decryptors=deployment.decryptors,
+        threshold=deployment.threshold,
+        rng=KeyedPRNG.from_int(100 + seed),
+        **kwargs,
+    )
+
+
+def he_party(deployment: Any, u: int, inputs: Mapping[int, np.ndarray]) -> Any:
+    party = deployment.party(u, rng=KeyedPRNG.from_int(2000 + u))
+    if u in inputs:
+        party.set_input(inputs[u])
+    return party
+
+
+def honest(
+    deployment: Any, ids: list[int], inputs: Mapping[int, np.ndarray], port: int, **kw: Any
+) -> list[Awaitable[ClientReport]]:
+    return [
+        run_party_async(he_party(deployment, u, inputs), "127.0.0.1", port, dim=DIM, **kw)
+        for u in ids
+    ]
+
+
+async def with_he_server(
+    deployment: Any,
+    config: HESessionConfig,
+    parties: Callable[[int], list[Awaitable[Any]]],
+    **server_kwargs: Any,
+) -> tuple[ServerReport, list[Any]]:
+    options: dict[str, Any] = {"round_timeout": 10.0, "join_timeout": 10.0}
+    options.update(server_kwargs)
+    return await run_session(
+        lambda ready: serve_he_async(deployment, config, ready=ready, **options), parties
+    )
+
+
+def run_honest(
+    deployment: Any,
+    config: HESessionConfig,
+    ids: list[int],
+    inputs: Mapping[int, np.ndarray],
+    **server_kwargs: Any,
+) -> tuple[ServerReport, list[Any]]:
+    """An HE session of honest parties ``ids`` (deployment: what the server is built from)."""
+    source = server_kwargs.pop("source", deployment)
+    return asyncio.run(
+        with_he_server(
+            source, config, lambda port: honest(deployment, ids, inputs, port), **server_kwargs
+        )
+    )
+
+
+class SilentDecryptor(HEPartyEndpoint):
+    """Joins, takes every message, answers none (until the server gives up on it)."""
+
+    def receive(self, frame: bytes) -> list[bytes]:
+        super().receive(frame)
+        return []
+
+    @property
+    def finished(self) -> bool:
+        return self.party.stage is HEPartyStage.ABORTED
+
+
+def test_threshold_paillier_session_over_tls_is_exact(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    # Party 1 is a client and a decryptor (it holds share 1): one connection, both roles.
+    deployment = _paillier(decryptors=(1, 102, 103))
+    clients = [1, 2, 3, 4, 5]
+    inputs = inputs_for(clients, seed=11)
+    config = he_config(deployment, clients, seed=1)
+    ticks: list[tuple[int, int]] = []
+
+    def parties(port: int) -> list[Awaitable[ClientReport]]:
+        everyone = [*clients, 102, 103]
+        return [
+            run_party_async(
+                he_party(deployment, u, inputs), "localhost", port, dim=DIM, ssl=client_ctx
+            )
+            for u in everyone
+        ]
+
+    report, outcomes = asyncio.run(
+        with_he_server(
+            deployment,
+            config,
+            parties,
+            ssl=server_ctx,
+            host="localhost",
+            progress=lambda d, t: ticks.append((d, t)),
+        )
+    )
+    assert report.aggregate is not None, (report.abort_reason, outcomes)
+    assert report.protocol == "paillier" and report.config == config
+    assert report.survivors == frozenset(clients)
+    assert np.array_equal(report.aggregate.sum, expected_sum(inputs, report.survivors))
+    assert report.dropped == {} and report.rejected == {} and report.released == ()
+    assert all(isinstance(o, ClientReport) and o.completed for o in outcomes), outcomes
+    assert report.transport.bytes_received == sum(o.bytes_sent for o in outcomes)
+    # Party 1 sent its ciphertexts and its decryption shares on one connection.
+    assert outcomes[0].frames_sent == 3 and report.client_costs[1].total.messages_sent == 2
+    assert ticks[-1] == (8, 8)
+
+
+def test_client_key_bfv_with_a_client_dropping_and_a_silent_decryptor() -> None:
+    clients = [1, 2, 3, 4, 5, 6]
+    deployment = ClientKeyDeployment.generate(
+        clients, DECRYPTORS, 2, _bfv_params(len(clients)), rng=KeyedPRNG.from_int(3)
+    )
+    inputs = inputs_for(clients, seed=12)
+    config = he_config(deployment, clients, seed=2)
+
+    class LeavesAtSetup(HEPartyEndpoint):
+        def receive(self, frame: bytes) -> list[bytes]:
+            raise ConnectionAbortedError("client 5 loses its network before encrypting")
+
+    async def endpoint(port: int, cls: type[HEPartyEndpoint], u: int) -> None:
+        await connect_async(cls(he_party(deployment, u, inputs)), "127.0.0.1", port)
+
+    def parties(port: int) -> list[Awaitable[Any]]:  # client 6 never connects
+        return [
+            *honest(deployment, [1, 2, 3, 4, 101, 102], inputs, port),
+            endpoint(port, LeavesAtSetup, 5),
+            endpoint(port, SilentDecryptor, 103),
+        ]
+
+    report, outcomes = asyncio.run(
+        with_he_server(deployment.public, config, parties, join_timeout=1.0, round_timeout=2.0)
+    )
+    assert report.aggregate is not None, report.abort_reason
+    assert report.protocol == "bfv-client-keys"
+    assert report.survivors == frozenset({1, 2, 3, 4})
+    assert np.array_equal(report.aggregate.sum, expected_sum(inputs, report.survivors))
+    assert report.joined == (1, 2, 3, 4, 5, 101, 102, 103)
+    assert report.dropped[6] == "never joined (collecting encrypted inputs)"
+    assert report.dropped[5].startswith("disconnected")
+    assert "silent past the 2.0 s deadline" in report.dropped[103]
+    assert all(o.completed for o in outcomes[:6]), outcomes
+    assert isinstance(outcomes[6], ConnectionAbortedError)
+
+
+def test_collective_bfv_session_is_exact_and_releases_the_spare_decryptor() -> None:
+    clients = [1, 2, 3, 4]
+    deployment = BFVDeployment.generate(
+        DECRYPTORS,
+        2,
+        _bfv_params(len(clients)),
+        max_contributors=len(clients),
+        rng=KeyedPRNG.from_int(4),
+    )
+    inputs = inputs_for(clients, seed=13)
+    config = he_config(deployment, clients, seed=3)
+    report, outcomes = run_honest(deployment, config, [*clients, *DECRYPTORS], inputs)
+    assert report.aggregate is not None, report.abort_reason
+    assert report.protocol == "bfv" and report.survivors == frozenset(clients)
+    assert np.array_equal(report.aggregate.sum, expected_sum(inputs, report.survivors))
+    # t = 2 of 3 ready decryptors: the lowest share indices decrypt, the third is released.
+    assert report.released == (103,) and report.dropped == {}
+    spare = outcomes[-1]
+    assert spare.released and not spare.completed and "not needed" in (spare.abort_reason or "")
+    assert all(o.completed for o in outcomes[:-1])
+
+
+class GarbageShares(HEPartyEndpoint):
+    """An honest client-facing party whose decryption-share frame is replaced by garbage."""
+
+    def receive(self, frame: bytes) -> list[bytes]:
+        replies = super().receive(frame)
+        return [b"garbage"] if isinstance(decode(frame), DecryptRequest) else replies
+
+
+class WrongShares(HEPartyEndpoint):
+    """Sends well-formed decryption shares that are not its key's (the proof fails)."""
+
+    def receive(self, frame: bytes) -> list[bytes]:
+        replies = super().receive(frame)
+        if not isinstance(decode(frame), DecryptRequest):
+            return replies
+        share = decode(replies[0])
+        assert isinstance(share, PartialDecryption)
+        forged = dataclasses.replace(
+            share, shares=tuple(v * 4 % 2**1000 or 1 for v in share.shares)
+        )
+        return [encode(forged)]
+
+
+@pytest.mark.parametrize("bad", [2, 3])
+def test_misbehaving_decryptors_are_dropped_or_rejected(bad: int) -> None:
+    """Five decryptors, t = 3: one sends garbage (dropped), one wrong shares (rejected by their
+    proof), and with ``bad = 3`` a second one wrong shares too, which leaves fewer than t."""
+    decryptors = (101, 102, 103, 104, 105)
+    deployment = _paillier(decryptors, threshold=3)
+    clients = [1, 2, 3, 4]
+    inputs = inputs_for(clients, seed=14)
+    config = he_config(deployment, clients, seed=4)
+    liars = {
+        101: GarbageShares,
+        102: WrongShares,
+        103: WrongShares if bad == 3 else HEPartyEndpoint,
+    }
+
+    async def decryptor(port: int, u: int) -> None:
+        await connect_async(liars[u](he_party(deployment, u, inputs)), "127.0.0.1", port)
+
+    def parties(port: int) -> list[Awaitable[Any]]:
+        return [
+            *honest(deployment, [*clients, 104, 105], inputs, port),
+            *(decryptor(port, u) for u in liars),
+        ]
+
+    report, _ = asyncio.run(with_he_server(deployment, config, parties))
+    assert report.dropped[101].startswith("protocol error: malformed frame")
+    assert "proof" in report.rejected[102]
+    if bad == 2:
+        assert report.aggregate is not None, report.abort_reason
+        assert np.array_equal(report.aggregate.sum, expected_sum(inputs, frozenset(clients)))
+    else:
+        assert report.aggregate is None and set(report.rejected) == {102, 103}
+        assert "only 2 valid decryption shares" in (report.abort_reason or "")
+        assert "fewer than the threshold t = 3" in (report.abort_reason or "")
+
+
+def test_he_session_ends_at_once_without_enough_decryptors() -> None:
+    deployment = _paillier()
+    clients = [1, 2, 3]
+    inputs = inputs_for(clients, seed=15)
+    config = he_config(deployment, clients, seed=5)
+    report, outcomes = run_honest(deployment, config, [*clients, 101], inputs, join_timeout=1.0)
+    assert report.aggregate is None and report.config == config
+    assert report.abort_reason == "only 1 of 3 decryptors joined within 1.0 s (t = 2 needed)"
+    assert all(not o.completed and o.abort_reason == report.abort_reason for o in outcomes)
+    report, _ = run_honest(deployment, config, [1, *DECRYPTORS], inputs, join_timeout=0.5)
+    assert report.abort_reason == ("only 1 of 3 clients joined within 0.5 s (min_contributors = 2)")
+
+
+def test_he_abort_in_the_input_round_reaches_the_waiting_decryptors() -> None:
+    deployment = _paillier()
+    clients = [1, 2, 3]
+    inputs = inputs_for(clients, seed=16)
+    config = he_config(deployment, clients, seed=6, min_contributors=3)
+
+    async def vanishes(port: int) -> None:
+        reader, writer = await hello(port, 3)
+        await read_frame(reader, timeout=LIMIT)  # the setup, then gone
+        writer.close()
+
+    def parties(port: int) -> list[Awaitable[Any]]:
+        return [*honest(deployment, [1, 2, *DECRYPTORS], inputs, port), vanishes(port)]
+
+    report, outcomes = asyncio.run(with_he_server(deployment, config, parties))
+    assert report.aggregate is None
+    assert "fewer than min_contributors = 3" in (report.abort_reason or "")
+    # The decryptors had no part in the input round, yet they are told and end cleanly.
+    for outcome in outcomes[2:5]:
+        assert outcome.abort_reason == report.abort_reason, outcome
+
+
+def test_he_driver_refuses_bad_arguments() -> None:
+    deployment = _paillier()
+    config = he_config(deployment, [1, 2])
+    with pytest.raises(ParameterError, match="HESessionConfig"):
+        serve_he(deployment, "config")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="HEAggregationServer"):
+        serve_he(lambda cfg: "server", config)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ParameterError, match="positive"):
+        serve_he(deployment, config, round_timeout=0)
+    with pytest.raises(ParameterError, match="HEAggregationParty"):
+        HEPartyEndpoint(make_client(1, np.zeros(DIM)))  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="definite port"):
+        run_party(he_party(deployment, 1, {1: np.zeros(DIM)}), "127.0.0.1:0")
+    # A server factory instead of a deployment: the report names the protocol all the same.
+    inputs = inputs_for([1, 2], seed=17)
+    report, _ = run_honest(
+        deployment, config, [1, 2, *DECRYPTORS], inputs, source=deployment.server
+    )
+    assert report.aggregate is not None and report.protocol == "paillier"
+    assert np.array_equal(report.aggregate.sum, inputs[1] + inputs[2])
