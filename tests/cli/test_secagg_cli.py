@@ -290,7 +290,7 @@ def _listening_address(server: Any) -> str:
 
 
 def test_serve_and_three_client_processes_print_the_exact_sum() -> None:
-    from heprim.cli.secagg import seeded_input
+    from heprim.cli.secagg_network import seeded_input
     from heprim.secagg.encoding import VectorEncoding
 
     dim, seed = 7, 11
@@ -340,7 +340,7 @@ class ServerOutput(io.StringIO):
 def test_serve_and_clients_in_process_with_npy_inputs(tmp_path) -> None:
     import threading
 
-    from heprim.cli.secagg import run_client, run_serve
+    from heprim.cli.secagg_network import run_client, run_serve
 
     dim = 5
     vectors = {u: np.array([u, 10 * u, 100 * u, 65535 - u, 0], dtype=np.int64) for u in (1, 2, 3)}
@@ -397,7 +397,7 @@ def test_serve_and_clients_in_process_with_npy_inputs(tmp_path) -> None:
 
 
 def test_serve_reports_an_abort_when_too_few_clients_join() -> None:
-    from heprim.cli.secagg import run_serve
+    from heprim.cli.secagg_network import run_serve
 
     out = io.StringIO()
     code = run_serve({"clients": 3, "dim": 4, "join_timeout": 0.2, "quiet": True}, out)
@@ -443,7 +443,7 @@ def test_serve_and_client_option_errors(argv: list[str], match: str, capsys) -> 
 
 
 def test_serve_and_client_refuse_unknown_options() -> None:
-    from heprim.cli.secagg import run_client, run_serve
+    from heprim.cli.secagg_network import run_client, run_serve
 
     with pytest.raises(ParameterError, match="unknown options: colour"):
         run_serve({"clients": 3, "dim": 3, "colour": "red"})
@@ -455,7 +455,7 @@ def test_serve_and_client_refuse_unknown_options() -> None:
     ("low", "high"), [(0, 65535), (-5, 5), (-(2**63), 2**63 - 1), (7, 7)], ids=str
 )
 def test_seeded_inputs_cover_the_range_and_depend_on_seed_and_client(low: int, high: int) -> None:
-    from heprim.cli.secagg import seeded_input
+    from heprim.cli.secagg_network import seeded_input
     from heprim.secagg.encoding import VectorEncoding
 
     encoding = VectorEncoding.integers(low, high)
@@ -478,7 +478,7 @@ def test_setup_then_server_and_party_processes_run_client_key_bfv(tmp_path) -> N
     three decryptors of which t = 2 decrypt) sum exactly; the clients' keys come back with the
     seed they used, written before their upload left."""
     from heprim import serialize
-    from heprim.cli.secagg import HEPartyFile, load_deployment
+    from heprim.cli.secagg_network import HEPartyFile, load_deployment
 
     setup = f"--protocol bfv --clients 3 --decryptors 3 --out {tmp_path} --ring-degree 1024"
     with _secagg_process("setup", *setup.split(), "--insecure-test-key", "--no-progress") as made:
@@ -530,7 +530,7 @@ def test_he_setup_serve_and_parties_in_process(
 ) -> None:
     import threading
 
-    from heprim.cli.secagg import run_client, run_serve, run_setup
+    from heprim.cli.secagg_network import run_client, run_serve, run_setup
 
     files = {"clients": 3, "decryptors": 2, "out": str(tmp_path), "insecure_test_key": True}
     assert run_setup({**setup, **files, "no_progress": True}, io.StringIO()) == 0
@@ -593,7 +593,7 @@ def test_he_setup_serve_and_client_option_errors(command: str, match: str, capsy
 
 
 def test_he_files_are_checked(tmp_path) -> None:
-    from heprim.cli.secagg import run_client, run_serve, run_setup
+    from heprim.cli.secagg_network import run_client, run_serve, run_setup
 
     options = {
         "protocol": "bfv",
