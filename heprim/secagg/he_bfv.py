@@ -60,7 +60,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -68,7 +68,7 @@ import numpy.typing as npt
 from heprim.bfv import multiparty
 from heprim.bfv.ciphertext import Ciphertext, mod_switch
 from heprim.bfv.context import context_of
-from heprim.bfv.encoder import BatchEncoder
+from heprim.bfv.encoder import BatchEncoder, Plaintext
 from heprim.bfv.keys import PublicKey
 from heprim.bfv.params import Parameters, ParametersLiteral
 from heprim.bfv.scheme import Encryptor
@@ -110,6 +110,8 @@ __all__ = [
 ]
 
 U64 = npt.NDArray[np.uint64]
+#: The decryption request a BFV party answers.
+RequestT = TypeVar("RequestT", bound=Message)
 _TRANSPORT_BITS = 64
 
 
@@ -245,7 +247,120 @@ def check_block(block: PolyBlock, shape: tuple[int, ...], moduli: U64, who: str)
         raise ProtocolError(f"{who} holds a residue above its prime")
 
 
-class BFVAggregationServer(HEAggregationServer):
+class BFVServerBase(HEAggregationServer):
+    """What the two BFV aggregation servers share (this module's collective key and the client
+    keys of :mod:`heprim.secagg.he_bfv_client_keys`): the residue sums of the input round, the
+    ready step that picks ``t`` decryptors, and the final check of the slot sums. A subclass
+    sets the shapes (:meth:`_layout`) and says how a decryption is requested
+    (:meth:`_decrypt_request`) and how one ciphertext of the aggregate opens
+    (:meth:`_open_chunk`)."""
+
+    STAGES: ClassVar[Mapping[HEServerStage, tuple[type[Message], HERound]]] = {
+        HEServerStage.COLLECT_INPUTS: (BFVEncryptedInput, HERound.INPUT),
+        HEServerStage.COLLECT_READY: (BFVDecryptReady, HERound.DECRYPT),
+        HEServerStage.COLLECT_SHARES: (BFVDecryptionShare, HERound.DECRYPT),
+    }
+
+    def _layout(self, params: Parameters, upload_level: int, polys: int) -> None:
+        """Shapes of the session: ``polys`` polynomials per uploaded ciphertext, one per share."""
+        slots = params.degree
+        self._session_params = params
+        self._length = self.config.encoding.length(self.config.dim)
+        self._count = -(-self._length // slots)
+        self._input_shape = (self._count, polys, upload_level, slots)
+        self._share_shape = (self._count, 1, upload_level, slots)
+        self._moduli = np.array(params.q[:upload_level], dtype=np.uint64).reshape(-1, 1)
+        self._bits = residue_bits(params, upload_level)
+        self._aggregate: U64 | None = None
+        self._active: tuple[int, ...] = ()
+        self._shares: dict[int, U64] = {}
+
+    def _accept(self, message: Message) -> None:
+        if isinstance(message, BFVEncryptedInput):
+            block = message.ciphertexts
+            check_block(block, self._input_shape, self._moduli, f"party {message.sender}'s input")
+            if self._aggregate is None:
+                self._aggregate = np.array(block.residues, dtype=np.uint64)
+            else:  # residues below 2^30: the sum fits, one conditional subtraction reduces it
+                total = self._aggregate
+                total += block.residues
+                np.subtract(total, self._moduli, out=total, where=total >= self._moduli)
+        elif isinstance(message, BFVDecryptionShare):
+            who = f"decryptor {message.sender}'s shares"
+            check_block(message.shares, self._share_shape, self._moduli, who)
+            self._shares[message.sender] = message.shares.residues
+
+    def _advance(self, done: set[int]) -> list[Message]:
+        if self.stage is HEServerStage.COLLECT_INPUTS:
+            return self._after_inputs(done)
+        if self.stage is HEServerStage.COLLECT_READY:
+            return self._after_ready(done)
+        return self._after_shares(done)
+
+    def _decrypt_request(
+        self, aggregate: U64, contributors: tuple[int, ...]
+    ) -> Callable[[bytes, int, int], Message]:
+        """The request each decryptor receives (session, sender, recipient -> message)."""
+        raise NotImplementedError  # pragma: no cover - every server defines it
+
+    def _open_chunk(self, k: int, aggregate: U64, shares: list[U64]) -> Plaintext:
+        """Ciphertext ``k`` of the aggregate, opened with the active decryptors' shares."""
+        raise NotImplementedError  # pragma: no cover - every server defines it
+
+    def _after_inputs(self, done: set[int]) -> list[Message]:
+        if not self._enough_inputs(done) or self._aggregate is None:
+            return self._abort_few_inputs(done)
+        request = self._decrypt_request(self._aggregate, tuple(sorted(done)))
+        return self._request_decryption(HEServerStage.COLLECT_READY, request)
+
+    def _after_ready(self, done: set[int]) -> list[Message]:
+        cfg = self.config
+        if len(done) < cfg.threshold:
+            return self._abort(
+                f"only {len(done)} decryptors are online, fewer than the threshold t = "
+                f"{cfg.threshold}"
+            )
+        active = tuple(sorted(sorted(done, key=lambda p: cfg.decryptors[p])[: cfg.threshold]))
+        self._active = active
+        out: list[Message] = [BFVShareRequest(cfg.session, SERVER, p, active) for p in active]
+        self._enter(HEServerStage.COLLECT_SHARES, set(active))
+        return out
+
+    def _after_shares(self, done: set[int]) -> list[Message]:
+        cfg = self.config
+        if set(self._active) - done:
+            missing = sorted(set(self._active) - done)
+            return self._abort(
+                f"decryptors {missing} went silent after accepting the request; their Lagrange "
+                "coefficients are part of every other share, so the session must be rerun "
+                "(with a new session id)"
+            )
+        aggregate = self._aggregate
+        if aggregate is None:  # pragma: no cover - stage order
+            raise ProtocolError("no aggregate")
+        params = self._session_params
+        encoder = BatchEncoder(params)
+        words = np.empty((self._count, params.degree), dtype=np.uint64)
+        for k in range(self._count):
+            shares = [self._shares[p][k, 0] for p in self._active]
+            try:
+                plain = self._open_chunk(k, aggregate, shares)
+            except NoiseBudgetExhausted as exc:
+                return self._abort(f"the aggregate does not decrypt: {exc}")
+            words[k] = encoder.decode(plain, signed=False)
+        sums = words.reshape(-1)[: self._length]
+        count = len(self._contributors)
+        weight = cfg.encoding.max_weight or 1
+        ceiling = count * max(cfg.encoding.levels, 1) * weight
+        if sums.size and int(sums.max()) > ceiling:
+            return self._abort(
+                f"a slot sums to more than {count} in-range inputs can: wrong shares or inputs"
+            )
+        self._aggregate, self._shares = None, {}
+        return self._finish(sums)
+
+
+class BFVAggregationServer(BFVServerBase):
     """The server of a multiparty-BFV aggregation (see the module docstring).
 
     Args:
@@ -260,12 +375,6 @@ class BFVAggregationServer(HEAggregationServer):
             :data:`~heprim.bfv.multiparty.SMUDGING_SECURITY_FLOOR` (the decryptors would
             refuse it anyway).
     """
-
-    STAGES: ClassVar[Mapping[HEServerStage, tuple[type[Message], HERound]]] = {
-        HEServerStage.COLLECT_INPUTS: (BFVEncryptedInput, HERound.INPUT),
-        HEServerStage.COLLECT_READY: (BFVDecryptReady, HERound.DECRYPT),
-        HEServerStage.COLLECT_SHARES: (BFVDecryptionShare, HERound.DECRYPT),
-    }
 
     def __init__(
         self,
@@ -295,15 +404,7 @@ class BFVAggregationServer(HEAggregationServer):
         self.public = public
         self.parties = parties
         self.upload_level = upload_level
-        slots = params.degree
-        self._length = config.encoding.length(config.dim)
-        self._count = -(-self._length // slots)
-        self._shape = (self._count, 2, upload_level, slots)
-        self._moduli = np.array(params.q[:upload_level], dtype=np.uint64).reshape(-1, 1)
-        self._bits = residue_bits(params, upload_level)
-        self._aggregate: U64 | None = None
-        self._active: tuple[int, ...] = ()
-        self._shares: dict[int, U64] = {}
+        self._layout(params, upload_level, polys=2)
 
     def _setup_factory(self) -> Callable[..., Message]:
         return partial(
@@ -313,90 +414,91 @@ class BFVAggregationServer(HEAggregationServer):
             upload_level=self.upload_level,
         )
 
-    def _accept(self, message: Message) -> None:
-        if isinstance(message, BFVEncryptedInput):
-            block = message.ciphertexts
-            check_block(block, self._shape, self._moduli, f"party {message.sender}'s input")
-            if self._aggregate is None:
-                self._aggregate = np.array(block.residues, dtype=np.uint64)
-            else:  # residues below 2^30: the sum fits, one conditional subtraction reduces it
-                total = self._aggregate
-                total += block.residues
-                np.subtract(total, self._moduli, out=total, where=total >= self._moduli)
-        elif isinstance(message, BFVDecryptionShare):
-            shape = (self._count, 1, self.upload_level, self._shape[3])
-            who = f"decryptor {message.sender}'s shares"
-            check_block(message.shares, shape, self._moduli, who)
-            self._shares[message.sender] = message.shares.residues
-
-    def _advance(self, done: set[int]) -> list[Message]:
-        if self.stage is HEServerStage.COLLECT_INPUTS:
-            return self._after_inputs(done)
-        if self.stage is HEServerStage.COLLECT_READY:
-            return self._after_ready(done)
-        return self._after_shares(done)
-
-    def _after_inputs(self, done: set[int]) -> list[Message]:
-        if not self._enough_inputs(done) or self._aggregate is None:
-            return self._abort_few_inputs(done)
-        masks = PolyBlock(self._aggregate[:, 1:], self._bits)
-        contributors = tuple(sorted(done))
-        return self._request_decryption(
-            HEServerStage.COLLECT_READY,
-            lambda session, sender, party: BFVDecryptRequest(
-                session, sender, party, contributors, masks
-            ),
+    def _decrypt_request(
+        self, aggregate: U64, contributors: tuple[int, ...]
+    ) -> Callable[[bytes, int, int], Message]:
+        masks = PolyBlock(aggregate[:, 1:], self._bits)  # the decryptors need c_1 only
+        return lambda session, sender, party: BFVDecryptRequest(
+            session, sender, party, contributors, masks
         )
 
-    def _after_ready(self, done: set[int]) -> list[Message]:
-        cfg = self.config
-        if len(done) < cfg.threshold:
-            return self._abort(
-                f"only {len(done)} decryptors are online, fewer than the threshold t = "
-                f"{cfg.threshold}"
-            )
-        active = tuple(sorted(sorted(done, key=lambda p: cfg.decryptors[p])[: cfg.threshold]))
-        self._active = active
-        out: list[Message] = [BFVShareRequest(cfg.session, SERVER, p, active) for p in active]
-        self._enter(HEServerStage.COLLECT_SHARES, set(active))
-        return out
-
-    def _after_shares(self, done: set[int]) -> list[Message]:
-        cfg, params = self.config, self.public.params
-        if set(self._active) - done:
-            missing = sorted(set(self._active) - done)
-            return self._abort(
-                f"decryptors {missing} went silent after accepting the request; their Lagrange "
-                "coefficients are part of every other share, so the session must be rerun"
-            )
-        aggregate = self._aggregate
-        if aggregate is None:  # pragma: no cover - stage order
-            raise ProtocolError("no aggregate")
-        encoder = BatchEncoder(params)
-        words = np.empty((self._count, params.degree), dtype=np.uint64)
-        key_id = self.public.key_id
-        for k in range(self._count):
-            ct = Ciphertext.from_residues(params, aggregate[k], key_id=key_id)
-            ring = ct.polys.ring
-            shares = [ring.from_array(self._shares[p][k, 0]) for p in self._active]
-            try:
-                plain = multiparty.combine_decryption(ct, shares)
-            except NoiseBudgetExhausted as exc:
-                return self._abort(f"the aggregate does not decrypt: {exc}")
-            words[k] = encoder.decode(plain, signed=False)
-        sums = words.reshape(-1)[: self._length]
-        count = len(self._contributors)
-        weight = cfg.encoding.max_weight or 1
-        ceiling = count * max(cfg.encoding.levels, 1) * weight
-        if sums.size and int(sums.max()) > ceiling:
-            return self._abort(
-                f"a slot sums to more than {count} in-range inputs can: wrong shares or inputs"
-            )
-        self._aggregate, self._shares = None, {}
-        return self._finish(sums)
+    def _open_chunk(self, k: int, aggregate: U64, shares: list[U64]) -> Plaintext:
+        ct = Ciphertext.from_residues(self.public.params, aggregate[k], key_id=self.public.key_id)
+        ring = ct.polys.ring
+        return multiparty.combine_decryption(ct, [ring.from_array(d) for d in shares])
 
 
-class BFVParty(HEAggregationParty):
+class BFVPartyBase(HEAggregationParty, Generic[RequestT]):
+    """What the two BFV aggregation parties share: the dispatch of the setup, of the
+    decryption request (of the type ``request`` the party answers) and of the share request, and
+    the decryptor's checks of the contributors and of the active set. A subclass implements
+    ``_on_setup``, ``_on_request`` and ``_on_share_request``."""
+
+    def __init__(
+        self,
+        party_id: int,
+        request: type[RequestT],
+        *,
+        min_contributors: int,
+        allow_insecure: bool,
+        rng: PRNG | None,
+    ) -> None:
+        super().__init__(party_id, rng=rng)
+        self._request_type = request
+        self._min_contributors = max(1, int(min_contributors))
+        self._allow_insecure = bool(allow_insecure)
+        self._setup: BFVSetup | None = None
+        self._request: RequestT | None = None
+
+    def _dispatch(self, message: Message) -> list[Message]:
+        if self.stage is HEPartyStage.AWAIT_SETUP and isinstance(message, BFVSetup):
+            return self._on_setup(message)
+        if self.stage is HEPartyStage.AWAIT_REQUEST:
+            if self._request is None and isinstance(message, self._request_type):
+                return self._on_request(message)
+            if self._request is not None and isinstance(message, BFVShareRequest):
+                return self._on_share_request(message)
+        raise self._out_of_order(message)
+
+    def _on_setup(self, m: BFVSetup) -> list[Message]:
+        raise NotImplementedError  # pragma: no cover - every party defines it
+
+    def _on_request(self, m: RequestT) -> list[Message]:
+        raise NotImplementedError  # pragma: no cover - every party defines it
+
+    def _on_share_request(self, m: BFVShareRequest) -> list[Message]:
+        raise NotImplementedError  # pragma: no cover - every party defines it
+
+    def _check_contributors(self, contributors: tuple[int, ...], setup: BFVSetup) -> None:
+        """Distinct participants, at least the session's and this decryptor's floor."""
+        named = set(contributors)
+        if len(named) != len(contributors) or not named <= set(setup.participants):
+            raise ProtocolError("the contributors repeat ids or name non-participants")
+        floor = max(setup.min_contributors, self._min_contributors)
+        if len(named) < floor:
+            raise ProtocolError(
+                f"asked to decrypt a sum of {len(named)} inputs, fewer than {floor}: "
+                "refusing (it would reveal individual inputs)"
+            )
+
+    def _check_active(self, m: BFVShareRequest, setup: BFVSetup) -> dict[int, int]:
+        """The active set: ``t`` distinct decryptors of the setup, this one included. Returns
+        the setup's decryptor -> share index map."""
+        holders = dict(setup.decryptors)
+        active = set(m.active)
+        if (
+            len(active) != len(m.active)
+            or self.id not in active
+            or not active <= set(holders)
+            or len(active) != setup.threshold
+        ):
+            raise ProtocolError(
+                f"the active set must be {setup.threshold} distinct decryptors including this one"
+            )
+        return holders
+
+
+class BFVParty(BFVPartyBase[BFVDecryptRequest]):
     """A client of a multiparty-BFV aggregation, a decryptor, or both.
 
     Args:
@@ -422,7 +524,13 @@ class BFVParty(HEAggregationParty):
         allow_insecure: bool = False,
         rng: PRNG | None = None,
     ) -> None:
-        super().__init__(party_id, rng=rng)
+        super().__init__(
+            party_id,
+            BFVDecryptRequest,
+            min_contributors=min_contributors,
+            allow_insecure=allow_insecure,
+            rng=rng,
+        )
         if not isinstance(public, PublicKey):
             raise ParameterError(f"public must be a bfv.PublicKey, got {type(public).__name__}")
         if share is not None and not isinstance(share, multiparty.ThresholdShare):
@@ -432,25 +540,11 @@ class BFVParty(HEAggregationParty):
         self.public = public
         self._parties = parties
         self._share = share
-        self._min_contributors = max(1, int(min_contributors))
-        self._allow_insecure = bool(allow_insecure)
-        self._setup: BFVSetup | None = None
-        self._request: BFVDecryptRequest | None = None
 
     @property
     def is_decryptor(self) -> bool:
         """Whether this party holds a threshold share."""
         return self._share is not None
-
-    def _dispatch(self, message: Message) -> list[Message]:
-        if self.stage is HEPartyStage.AWAIT_SETUP and isinstance(message, BFVSetup):
-            return self._on_setup(message)
-        if self.stage is HEPartyStage.AWAIT_REQUEST:
-            if self._request is None and isinstance(message, BFVDecryptRequest):
-                return self._on_request(message)
-            if self._request is not None and isinstance(message, BFVShareRequest):
-                return self._on_share_request(message)
-        raise self._out_of_order(message)
 
     def _on_setup(self, m: BFVSetup) -> list[Message]:
         params = self.public.params
@@ -531,15 +625,7 @@ class BFVParty(HEAggregationParty):
         setup = self._setup
         if setup is None:  # pragma: no cover - stage order
             raise ProtocolError("no setup received")
-        contributors = set(m.contributors)
-        if len(contributors) != len(m.contributors) or not contributors <= set(setup.participants):
-            raise ProtocolError("the contributors repeat ids or name non-participants")
-        floor = max(setup.min_contributors, self._min_contributors)
-        if len(contributors) < floor:
-            raise ProtocolError(
-                f"asked to decrypt a sum of {len(contributors)} inputs, fewer than {floor}: "
-                "refusing (it would reveal individual inputs)"
-            )
+        self._check_contributors(m.contributors, setup)
         params = self.public.params
         count = -(-setup.encoding.length(setup.dim) // params.degree)
         shape = (count, 1, setup.upload_level, params.degree)
@@ -552,17 +638,8 @@ class BFVParty(HEAggregationParty):
         setup, request, share = self._setup, self._request, self._share
         if setup is None or request is None or share is None:  # pragma: no cover
             raise ProtocolError("no request received")
-        holders = dict(setup.decryptors)
+        holders = self._check_active(m, setup)
         active = set(m.active)
-        if (
-            len(active) != len(m.active)
-            or self.id not in active
-            or not active <= set(holders)
-            or len(active) != setup.threshold
-        ):
-            raise ProtocolError(
-                f"the active set must be {setup.threshold} distinct decryptors including this one"
-            )
         params = self.public.params
         level = setup.upload_level
         # Fewer contributors than participants only lower the noise bound: lambda is at least

@@ -80,11 +80,10 @@ import numpy.typing as npt
 
 from heprim.bfv import multiparty
 from heprim.bfv.context import context_of
-from heprim.bfv.encoder import BatchEncoder
+from heprim.bfv.encoder import BatchEncoder, Plaintext
 from heprim.bfv.params import Parameters
 from heprim.errors import (
     InsecureParametersWarning,
-    NoiseBudgetExhausted,
     ParameterError,
     ProtocolError,
 )
@@ -92,13 +91,10 @@ from heprim.math.prng import PRNG, default_rng
 from heprim.ring import RingElement
 from heprim.ring.modarith import mul_scalars
 from heprim.secagg.he_aggregation import (
-    HEAggregationParty,
-    HEAggregationServer,
     HEPartyStage,
-    HEServerStage,
     HESessionConfig,
 )
-from heprim.secagg.he_bfv import check_block, check_fit, residue_bits
+from heprim.secagg.he_bfv import BFVPartyBase, BFVServerBase, check_fit, residue_bits
 from heprim.secagg.he_messages import (
     FINGERPRINT_BYTES,
     BFVClientKeyDecryptRequest,
@@ -107,7 +103,6 @@ from heprim.secagg.he_messages import (
     BFVEncryptedInput,
     BFVSetup,
     BFVShareRequest,
-    HERound,
     PolyBlock,
 )
 from heprim.secagg.messages import SERVER, SESSION_BYTES, Message
@@ -313,7 +308,7 @@ class DecryptorKeyShares:
         return ring.from_array(mul_scalars(total.data, scalars, ring.moduli), ntt=True)
 
 
-class ClientKeyServer(HEAggregationServer):
+class ClientKeyServer(BFVServerBase):
     """The server of a client-key BFV aggregation (see the module docstring).
 
     Args:
@@ -328,12 +323,6 @@ class ClientKeyServer(HEAggregationServer):
         ParameterError: unregistered participants, a plain modulus too small for the sum, or a
             smudging security below the floor for the session's participants.
     """
-
-    STAGES: ClassVar[Mapping[HEServerStage, tuple[type[Message], HERound]]] = {
-        HEServerStage.COLLECT_INPUTS: (BFVEncryptedInput, HERound.INPUT),
-        HEServerStage.COLLECT_READY: (BFVDecryptReady, HERound.DECRYPT),
-        HEServerStage.COLLECT_SHARES: (BFVDecryptionShare, HERound.DECRYPT),
-    }
 
     def __init__(
         self,
@@ -366,15 +355,7 @@ class ClientKeyServer(HEAggregationServer):
         self.params = params
         self.deployment_id = bytes(deployment_id)
         self.upload_level = upload_level
-        slots = params.degree
-        self._length = config.encoding.length(config.dim)
-        self._count = -(-self._length // slots)
-        self._shape = (self._count, 1, upload_level, slots)
-        self._moduli = np.array(params.q[:upload_level], dtype=np.uint64).reshape(-1, 1)
-        self._bits = residue_bits(params, upload_level)
-        self._aggregate: U64 | None = None
-        self._active: tuple[int, ...] = ()
-        self._shares: dict[int, U64] = {}
+        self._layout(params, upload_level, polys=1)
 
     def _setup_factory(self) -> Callable[..., Message]:
         return partial(
@@ -384,88 +365,21 @@ class ClientKeyServer(HEAggregationServer):
             upload_level=self.upload_level,
         )
 
-    def _accept(self, message: Message) -> None:
-        if isinstance(message, BFVEncryptedInput):
-            block = message.ciphertexts
-            check_block(block, self._shape, self._moduli, f"party {message.sender}'s input")
-            if self._aggregate is None:
-                self._aggregate = np.array(block.residues, dtype=np.uint64)
-            else:  # residues below 2^30: the sum fits, one conditional subtraction reduces it
-                total = self._aggregate
-                total += block.residues
-                np.subtract(total, self._moduli, out=total, where=total >= self._moduli)
-        elif isinstance(message, BFVDecryptionShare):
-            who = f"decryptor {message.sender}'s shares"
-            check_block(message.shares, self._shape, self._moduli, who)
-            self._shares[message.sender] = message.shares.residues
-
-    def _advance(self, done: set[int]) -> list[Message]:
-        if self.stage is HEServerStage.COLLECT_INPUTS:
-            return self._after_inputs(done)
-        if self.stage is HEServerStage.COLLECT_READY:
-            return self._after_ready(done)
-        return self._after_shares(done)
-
-    def _after_inputs(self, done: set[int]) -> list[Message]:
-        if not self._enough_inputs(done) or self._aggregate is None:
-            return self._abort_few_inputs(done)
-        contributors = tuple(sorted(done))
-        return self._request_decryption(
-            HEServerStage.COLLECT_READY,
-            lambda session, sender, party: BFVClientKeyDecryptRequest(
-                session, sender, party, contributors
-            ),
+    def _decrypt_request(
+        self, aggregate: U64, contributors: tuple[int, ...]
+    ) -> Callable[[bytes, int, int], Message]:
+        return lambda session, sender, party: BFVClientKeyDecryptRequest(
+            session, sender, party, contributors
         )
 
-    def _after_ready(self, done: set[int]) -> list[Message]:
-        cfg = self.config
-        if len(done) < cfg.threshold:
-            return self._abort(
-                f"only {len(done)} decryptors are online, fewer than the threshold t = "
-                f"{cfg.threshold}"
-            )
-        active = tuple(sorted(sorted(done, key=lambda p: cfg.decryptors[p])[: cfg.threshold]))
-        self._active = active
-        out: list[Message] = [BFVShareRequest(cfg.session, SERVER, p, active) for p in active]
-        self._enter(HEServerStage.COLLECT_SHARES, set(active))
-        return out
-
-    def _after_shares(self, done: set[int]) -> list[Message]:
-        cfg, params = self.config, self.params
-        if set(self._active) - done:
-            missing = sorted(set(self._active) - done)
-            return self._abort(
-                f"decryptors {missing} went silent after accepting the request; their Lagrange "
-                "coefficients are part of every other share, so the session must be rerun with "
-                "a new session id"
-            )
-        aggregate = self._aggregate
-        if aggregate is None:  # pragma: no cover - stage order
-            raise ProtocolError("no aggregate")
-        encoder = BatchEncoder(params)
-        ring = context_of(params).ring_q(self.upload_level)
-        words = np.empty((self._count, params.degree), dtype=np.uint64)
-        for k in range(self._count):
-            c0 = ring.from_array(aggregate[k, 0])
-            shares = [ring.from_array(self._shares[p][k, 0]) for p in self._active]
-            try:
-                plain = multiparty.combine_common_a_decryption(params, c0, shares)
-            except NoiseBudgetExhausted as exc:
-                return self._abort(f"the aggregate does not decrypt: {exc}")
-            words[k] = encoder.decode(plain, signed=False)
-        sums = words.reshape(-1)[: self._length]
-        count = len(self._contributors)
-        weight = cfg.encoding.max_weight or 1
-        ceiling = count * max(cfg.encoding.levels, 1) * weight
-        if sums.size and int(sums.max()) > ceiling:
-            return self._abort(
-                f"a slot sums to more than {count} in-range inputs can: wrong shares or inputs"
-            )
-        self._aggregate, self._shares = None, {}
-        return self._finish(sums)
+    def _open_chunk(self, k: int, aggregate: U64, shares: list[U64]) -> Plaintext:
+        ring = context_of(self.params).ring_q(self.upload_level)
+        c0 = ring.from_array(aggregate[k, 0])
+        parts = [ring.from_array(d) for d in shares]
+        return multiparty.combine_common_a_decryption(self.params, c0, parts)
 
 
-class ClientKeyParty(HEAggregationParty):
+class ClientKeyParty(BFVPartyBase[BFVClientKeyDecryptRequest]):
     """A client of a client-key BFV aggregation, a decryptor, or both.
 
     Args:
@@ -494,7 +408,13 @@ class ClientKeyParty(HEAggregationParty):
         allow_insecure: bool = False,
         rng: PRNG | None = None,
     ) -> None:
-        super().__init__(party_id, rng=rng)
+        super().__init__(
+            party_id,
+            BFVClientKeyDecryptRequest,
+            min_contributors=min_contributors,
+            allow_insecure=allow_insecure,
+            rng=rng,
+        )
         if not isinstance(params, Parameters):
             raise ParameterError(f"params must be bfv.Parameters, got {type(params).__name__}")
         if key is not None and (not isinstance(key, multiparty.ClientKey) or key.params != params):
@@ -510,25 +430,11 @@ class ClientKeyParty(HEAggregationParty):
         self.upload_level = context_of(params).check_level(upload_level)
         self._key = key
         self._shares = shares
-        self._min_contributors = max(1, int(min_contributors))
-        self._allow_insecure = bool(allow_insecure)
-        self._setup: BFVSetup | None = None
-        self._request: BFVClientKeyDecryptRequest | None = None
 
     @property
     def is_decryptor(self) -> bool:
         """Whether this party holds key shares."""
         return self._shares is not None
-
-    def _dispatch(self, message: Message) -> list[Message]:
-        if self.stage is HEPartyStage.AWAIT_SETUP and isinstance(message, BFVSetup):
-            return self._on_setup(message)
-        if self.stage is HEPartyStage.AWAIT_REQUEST:
-            if self._request is None and isinstance(message, BFVClientKeyDecryptRequest):
-                return self._on_request(message)
-            if self._request is not None and isinstance(message, BFVShareRequest):
-                return self._on_share_request(message)
-        raise self._out_of_order(message)
 
     def _on_setup(self, m: BFVSetup) -> list[Message]:
         params = self.params
@@ -628,17 +534,9 @@ class ClientKeyParty(HEAggregationParty):
         setup, shares = self._setup, self._shares
         if setup is None or shares is None:  # pragma: no cover - stage order
             raise ProtocolError("no setup received")
-        contributors = set(m.contributors)
-        if len(contributors) != len(m.contributors) or not contributors <= set(setup.participants):
-            raise ProtocolError("the contributors repeat ids or name non-participants")
-        if not contributors <= shares.clients:
+        self._check_contributors(m.contributors, setup)
+        if not set(m.contributors) <= shares.clients:
             raise ProtocolError("the contributors name clients that are not registered")
-        floor = max(setup.min_contributors, self._min_contributors)
-        if len(contributors) < floor:
-            raise ProtocolError(
-                f"asked to decrypt a sum of {len(contributors)} inputs, fewer than {floor}: "
-                "refusing (it would reveal individual inputs)"
-            )
         shares.claim(setup.session)  # one answer per session id, for the deployment's lifetime
         self._request = m
         return [BFVDecryptReady(setup.session, self.id, SERVER)]
@@ -647,17 +545,8 @@ class ClientKeyParty(HEAggregationParty):
         setup, request, shares = self._setup, self._request, self._shares
         if setup is None or request is None or shares is None:  # pragma: no cover
             raise ProtocolError("no request received")
-        holders = dict(setup.decryptors)
+        holders = self._check_active(m, setup)
         active = set(m.active)
-        if (
-            len(active) != len(m.active)
-            or self.id not in active
-            or not active <= set(holders)
-            or len(active) != setup.threshold
-        ):
-            raise ProtocolError(
-                f"the active set must be {setup.threshold} distinct decryptors including this one"
-            )
         params, level = self.params, self.upload_level
         # Fewer contributors than participants only lower the noise bound: lambda is at least
         # what the setup check accepted.
@@ -1091,25 +980,10 @@ class ClientKeyDeployment:
 
     def server(self, config: HESessionConfig) -> ClientKeyServer:
         """The server of one session (its participants must be registered clients)."""
-        return ClientKeyServer(
-            config,
-            self.params,
-            self.deployment_id,
-            clients=self.clients,
-            upload_level=self.upload_level,
-            allow_insecure=self.allow_insecure,
-        )
+        return self.public.server(config)
 
     def party(self, party_id: int, *, rng: PRNG | None = None) -> ClientKeyParty:
         """Party ``party_id`` of one session, with its client key and/or key shares."""
-        return ClientKeyParty(
-            party_id,
-            self.params,
-            self.deployment_id,
-            upload_level=self.upload_level,
-            key=self.keys.get(party_id),
-            shares=self.shares.get(party_id),
-            min_contributors=self.min_contributors,
-            allow_insecure=self.allow_insecure,
-            rng=rng,
+        return self.public.party(
+            party_id, key=self.keys.get(party_id), shares=self.shares.get(party_id), rng=rng
         )

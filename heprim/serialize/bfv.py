@@ -599,13 +599,26 @@ def load_document(
         )
     if context is not None or kind in (PLAINTEXT, CIPHERTEXT, CLIENT_KEY, THRESHOLD_SHARE):
         _context(context)  # a missing or wrong context is the caller's mistake: ParameterError
+    return _run_loader(_LOADERS[kind], doc, kind, context, payload)
+
+
+def _run_loader(
+    loader: Callable[[Reader, _Blobs, object], object],
+    doc: Mapping[str, object],
+    kind: str,
+    context: object,
+    payload: bytes | None,
+) -> object:
+    """Run one kind's loader over a parsed document (JSON or binary form): the objects' own
+    checks become :class:`SerializationError` (the document breaks an invariant), and every
+    bulk member must have been read."""
     reader = Reader(doc, kind)
     blobs = _Blobs(reader, kind, payload)
     try:
-        obj = _LOADERS[kind](reader, blobs, context)
+        obj = loader(reader, blobs, context)
     except (SerializationError, KeyMismatchError):
         raise
-    except ParameterError as exc:  # the objects' own checks: the document breaks an invariant
+    except ParameterError as exc:
         raise SerializationError(f"{kind}: invalid data: {exc}") from None
     blobs.finish()
     return obj

@@ -73,10 +73,12 @@ from heprim.secagg.he_bfv_client_keys import (
 from heprim.secagg.messages import SESSION_BYTES
 from heprim.serialize.bfv import (
     _Blobs,
+    _expect,
     _nested_parameters,
     _params_fields,
     _residue_bytes,
     _residues_from,
+    _run_loader,
     _split_binary,
     _Writer,
 )
@@ -363,24 +365,7 @@ def load_document(
         )
     if context is not None or kind == DECRYPTOR_KEY_SHARES:
         _context(context)  # a missing or wrong context is the caller's mistake: ParameterError
-    reader = Reader(doc, kind)
-    blobs = _Blobs(reader, kind, payload)
-    try:
-        obj = _LOADERS[kind](reader, blobs, context)
-    except (SerializationError, KeyMismatchError):
-        raise
-    except ParameterError as exc:  # the objects' own checks: the document breaks an invariant
-        raise SerializationError(f"{kind}: invalid data: {exc}") from None
-    blobs.finish()
-    return obj
-
-
-def _expect(obj: object, expect: type[T] | None) -> object:
-    if expect is not None and not isinstance(obj, expect):
-        raise SerializationError(
-            f"expected a {expect.__name__}, but the document holds a {type(obj).__name__}"
-        )
-    return obj
+    return _run_loader(_LOADERS[kind], doc, kind, context, payload)
 
 
 @overload
